@@ -1,0 +1,30 @@
+/*
+ * app.h — what every route handler can reach: the configuration, the database pool and the
+ * migrations this server expects to find applied. Built once by `scrollkeep serve`.
+ */
+#ifndef SK_APP_H
+#define SK_APP_H
+
+#include <stdbool.h>
+
+#include "core/config.h"
+#include "core/db.h"
+#include "core/http.h"
+#include "domain/migrate.h"
+
+struct app {
+	const struct config *cfg;
+	struct db_pool *pool;
+	struct migration_set expected; /* read from SCROLLKEEP_MIGRATIONS_DIR at start-up */
+	bool expected_known;
+};
+
+/* The route table (routes.c). */
+extern const struct http_route api_routes[];
+extern const size_t api_route_count;
+
+/* health.c */
+void api_healthz(struct http_request *req, struct http_response *res);
+void api_readyz(struct http_request *req, struct http_response *res);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * cmd_doctor.c — `scrollkeep doctor [--json]`: environment, database, migrations and
+ * security lints; exit 1 with one FINDING line per finding.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "command.h"
+#include "domain/doctor.h"
+
+static void print_text(const struct doctor_report *r)
+{
+	for (size_t i = 0; i < r->count; i++) {
+		const struct doctor_item *it = &r->items[i];
+		if (it->status == DOCTOR_FINDING)
+			continue;
+		printf("%-7s %-10s %-30s %s\n", doctor_status_name(it->status), it->area, it->name,
+		       it->detail);
+	}
+	if (r->exposed_schemas[0])
+		printf("info    lint       exposed schemas                %s\n",
+		       r->exposed_schemas);
+	for (size_t i = 0; i < r->count; i++) {
+		const struct doctor_item *it = &r->items[i];
+		if (it->status == DOCTOR_FINDING)
+			printf("FINDING %s %s: %s\n", it->area, it->name, it->detail);
+	}
+	printf("doctor: %zu finding%s\n", r->findings, r->findings == 1 ? "" : "s");
+}
+
+static void print_json(const struct doctor_report *r)
+{
+	json_t *items = json_array();
+	for (size_t i = 0; i < r->count; i++) {
+		const struct doctor_item *it = &r->items[i];
+		json_array_append_new(items,
+		                      json_pack("{s:s, s:s, s:s, s:s}", "area", it->area, "name",
+		                                it->name, "status", doctor_status_name(it->status),
+		                                "detail", it->detail));
+	}
+	json_t *doc = json_pack("{s:i, s:s, s:o}", "findings", (int)r->findings, "exposed_schemas",
+	                        r->exposed_schemas, "checks", items);
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(doc);
+}
+
+static int run(int argc, char **argv, const struct config *cfg)
+{
+	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+	                                         {NULL, 0, NULL, 0}};
+	bool as_json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'j')
+			as_json = true;
+		else
+			return command_usage(&cmd_doctor);
+	}
+	if (optind != argc)
+		return command_usage(&cmd_doctor);
+	struct doctor_report report;
+	struct sk_err err = {0};
+	if (doctor_run(cfg, &report, &err) < 0)
+		return command_fail(&cmd_doctor, &err);
+	if (as_json)
+		print_json(&report);
+	else
+		print_text(&report);
+	int rc = report.findings ? 1 : 0;
+	doctor_report_free(&report);
+	return rc;
+}
+
+const struct command cmd_doctor = {
+        .name = "doctor",
+        .usage = "[--json]",
+        .summary = "check the environment, migrations and RLS lints",
+        .run = run,
+};

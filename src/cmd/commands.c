@@ -1,0 +1,36 @@
+/*
+ * commands.c — the table of subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "command.h"
+
+const struct command *const commands[] = {
+        &cmd_migrate,
+        &cmd_serve,
+        &cmd_doctor,
+        &cmd_rls_map,
+};
+const size_t command_count = sizeof(commands) / sizeof(commands[0]);
+
+const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < command_count; i++)
+		if (strcmp(commands[i]->name, name) == 0)
+			return commands[i];
+	return NULL;
+}
+
+int command_fail(const struct command *cmd, const struct sk_err *err)
+{
+	fprintf(stderr, "scrollkeep %s: %s\n", cmd->name,
+	        err->detail[0] ? err->detail : problem_title(err->problem));
+	return problem_exit_code(err->problem);
+}
+
+int command_usage(const struct command *cmd)
+{
+	fprintf(stderr, "usage: scrollkeep %s %s\n", cmd->name, cmd->usage);
+	return 2;
+}
