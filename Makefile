@@ -5,12 +5,14 @@
 #   make stop          stop that private cluster
 #   make test          every test against a throwaway cluster; ends with "N passed, N failed"
 #   make sanitize      the same tests on a build with AddressSanitizer and UBSan
+#   make fuzz          every libFuzzer target for FUZZ_SECONDS each (default 60)
 #   make docs          regenerate the generated docs (the RLS policy map)
 #   make format        clang-format every C file; make format-check fails on a difference
 #   make clean
 #
-# BUILD selects the variant under build/: release (-O2, NDEBUG), debug (asserts on; what
-# `make test` tests) and asan (asserts on, ASan + UBSan). Every library comes from pkg-config.
+# BUILD selects the variant under build/: release (-O2, NDEBUG), debug (asserts and test
+# hooks on; what `make test` tests), asan (the same with ASan + UBSan) and fuzz (clang with
+# libFuzzer, ASan and UBSan). Every library comes from pkg-config.
 
 BUILD ?= release
 O := build/$(BUILD)
@@ -26,13 +28,19 @@ ifeq ($(BUILD),release)
   OPT := -O2 -g -DNDEBUG $(HARDEN)
   OPT_LD := $(HARDEN_LD)
 else ifeq ($(BUILD),debug)
-  OPT := -O1 -g $(HARDEN)
+  OPT := -O1 -g $(HARDEN) -DSCROLLKEEP_TEST_HOOKS
   OPT_LD := $(HARDEN_LD)
+else ifeq ($(BUILD),fuzz)
+  CC := clang
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -DSCROLLKEEP_TEST_HOOKS
+  OPT_LD := -fsanitize=fuzzer,address,undefined
 else ifeq ($(BUILD),asan)
-  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-DSCROLLKEEP_TEST_HOOKS
   OPT_LD := -fsanitize=address,undefined
 else
-  $(error BUILD must be release, debug or asan)
+  $(error BUILD must be release, debug, asan or fuzz)
 endif
 
 # Recursive (=) so pkg-config runs when a rule needs it, after scripts/setup.
@@ -47,8 +55,11 @@ LIB := $(O)/libscrollkeep.a
 BIN := $(O)/scrollkeep
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:%.c=$(O)/%)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all run stop test sanitize docs format format-check clean build-tests
+.PHONY: all run stop test sanitize fuzz docs format format-check clean build-tests build-fuzz
 .DEFAULT_GOAL := all
 
 all: scrollkeep
@@ -77,7 +88,13 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
+$(O)/fuzz/%: $(O)/fuzz/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
 build-tests: $(BIN) $(UNIT_BIN)
+
+build-fuzz: $(FUZZ_BIN)
 
 run:
 	@scripts/setup
@@ -90,12 +107,18 @@ stop:
 test:
 	@scripts/setup
 	@$(MAKE) --no-print-directory BUILD=debug build-tests
-	@tests/run build/debug
+	@$(MAKE) --no-print-directory BUILD=fuzz build-fuzz
+	@tests/run build/debug build/fuzz
 
 sanitize:
 	@scripts/setup
 	@$(MAKE) --no-print-directory BUILD=asan build-tests
 	@tests/run build/asan
+
+fuzz:
+	@scripts/setup
+	@$(MAKE) --no-print-directory BUILD=fuzz build-fuzz
+	@scripts/fuzz build/fuzz $(FUZZ_SECONDS)
 
 docs:
 	@scripts/setup

@@ -27,4 +27,22 @@ extern const size_t api_route_count;
 void api_healthz(struct http_request *req, struct http_response *res);
 void api_readyz(struct http_request *req, struct http_response *res);
 
+/* readings.c */
+void api_readings_create(struct http_request *req, struct http_response *res);
+void api_readings_get(struct http_request *req, struct http_response *res);
+
+/* consents.c */
+void api_consents_record(struct http_request *req, struct http_response *res);
+void api_consents_current(struct http_request *req, struct http_response *res);
+void api_consents_history(struct http_request *req, struct http_response *res);
+
+/* premium.c */
+void api_passport_get(struct http_request *req, struct http_response *res);
+void api_echoes_schedule(struct http_request *req, struct http_response *res);
+void api_council_record(struct http_request *req, struct http_response *res);
+
+/* artifacts.c */
+void api_artifacts_request(struct http_request *req, struct http_response *res);
+void api_artifacts_get(struct http_request *req, struct http_response *res);
+
 #endif

@@ -4,8 +4,21 @@
  */
 #include "app.h"
 
+/* A reading may carry a 20,000-character answer (up to 80 kB of UTF-8, more once escaped). */
+#define READING_MAX_BODY (256u * 1024u)
+
 const struct http_route api_routes[] = {
         {"GET", "/healthz", api_healthz, 0},
         {"GET", "/readyz", api_readyz, 0},
+        {"POST", "/v1/readings", api_readings_create, READING_MAX_BODY},
+        {"GET", "/v1/readings/{id}", api_readings_get, 0},
+        {"POST", "/v1/readings/{id}/artifacts", api_artifacts_request, 0},
+        {"GET", "/v1/artifacts/{id}", api_artifacts_get, 0},
+        {"POST", "/v1/consents", api_consents_record, 0},
+        {"GET", "/v1/consents", api_consents_current, 0},
+        {"GET", "/v1/consents/history", api_consents_history, 0},
+        {"GET", "/v1/passport", api_passport_get, 0},
+        {"POST", "/v1/echoes", api_echoes_schedule, 0},
+        {"POST", "/v1/council", api_council_record, 0},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);

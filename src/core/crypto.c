@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,5 +127,18 @@ int crypto_token(size_t n_bytes, char *out, size_t out_len)
 		return -1;
 	crypto_b64url_encode(buf, n_bytes, out);
 	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+}
+
+int crypto_uuid_v4(char out[37])
+{
+	uint8_t b[16];
+	if (crypto_random(b, sizeof(b)) < 0)
+		return -1;
+	b[6] = (uint8_t)((b[6] & 0x0F) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+	char hex[33];
+	crypto_hex(b, sizeof(b), hex);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 	return 0;
 }

@@ -42,4 +42,7 @@ bool crypto_equal(const void *a, const void *b, size_t len);
 /* A random token of n random bytes as base64url (the share token is 32 bytes -> 43 chars). */
 int crypto_token(size_t n_bytes, char *out, size_t out_len);
 
+/* A random (version 4) UUID in canonical form. Returns -1 when the generator fails. */
+int crypto_uuid_v4(char out[37]);
+
 #endif

@@ -32,7 +32,9 @@ static int session_setup(PGconn *conn, const struct db_options *opt, struct sk_e
 	return db_exec(conn,
 	               "SELECT set_config('statement_timeout', $1, false),"
 	               " set_config('idle_in_transaction_session_timeout', '60s', false),"
-	               " set_config('client_min_messages', 'warning', false)",
+	               " set_config('client_min_messages', 'warning', false),"
+	               /* JSON built in SQL prints times as RFC 3339 UTC ("…+00:00"). */
+	               " set_config('TimeZone', 'UTC', false)",
 	               1, params, err);
 }
 
@@ -213,6 +215,12 @@ int db_begin_as(PGconn *conn, enum db_role role, const char *claims_json, struct
 	return 0;
 }
 
+int db_set_role(PGconn *conn, enum db_role role, struct sk_err *err)
+{
+	const char *params[] = {db_role_name(role)};
+	return db_exec(conn, "SELECT set_config('role', $1, true)", 1, params, err);
+}
+
 int db_commit(PGconn *conn, struct sk_err *err)
 {
 	return db_exec(conn, "COMMIT", 0, NULL, err);
@@ -290,6 +298,8 @@ int db_error(const PGresult *res, PGconn *conn, struct sk_err *err)
 	if (strcmp(state, "23505") == 0)
 		err_set(err, PROBLEM_CONFLICT, "duplicate: %s",
 		        constraint ? constraint : "unique key");
+	else if (strcmp(state, "23503") == 0 && constraint && strstr(constraint, "_user_id_fkey"))
+		err_set(err, PROBLEM_FORBIDDEN, "the signed-in person has no account here");
 	else if (strcmp(state, "23503") == 0)
 		err_set(err, PROBLEM_CONFLICT,
 		        "a row it refers to does not exist or is still referenced (%s)",
@@ -304,7 +314,7 @@ int db_error(const PGresult *res, PGconn *conn, struct sk_err *err)
 		err_set(err, PROBLEM_CONSENT_REQUIRED, "consent %s is not granted",
 		        purpose && known_purpose(purpose) ? purpose : "unknown");
 		if (err && purpose && known_purpose(purpose))
-			snprintf(err->purpose, sizeof(err->purpose), "%s", purpose);
+			snprintf(err->missing_consent, sizeof(err->missing_consent), "%s", purpose);
 	} else if (strcmp(state, "SKS01") == 0)
 		err_set(err, PROBLEM_CONFLICT, "a sealed reading cannot change");
 	else if (strcmp(state, "SKA01") == 0)

@@ -51,6 +51,10 @@ const char *db_role_name(enum db_role role);
  * request.jwt.claims. */
 int db_begin_as(PGconn *conn, enum db_role role, const char *claims_json, struct sk_err *err);
 
+/* Switch the open transaction to another role (the claims stay). A person's request reads as
+ * authenticated, under RLS, then writes as service_role with the ids it has read. */
+int db_set_role(PGconn *conn, enum db_role role, struct sk_err *err);
+
 int db_commit(PGconn *conn, struct sk_err *err);
 void db_rollback(PGconn *conn);
 

@@ -46,8 +46,9 @@ int err_set(struct sk_err *err, enum problem problem, const char *fmt, ...)
 	if (!err)
 		return -1;
 	err->problem = problem;
+	err->code[0] = '\0';
 	err->sqlstate[0] = '\0';
-	err->purpose[0] = '\0';
+	err->missing_consent[0] = '\0';
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
@@ -59,6 +60,13 @@ void err_clear(struct sk_err *err)
 {
 	if (err)
 		memset(err, 0, sizeof(*err));
+}
+
+int err_code(struct sk_err *err, const char *code)
+{
+	if (err)
+		snprintf(err->code, sizeof(err->code), "%s", code);
+	return -1;
 }
 
 int problem_status(enum problem problem)

@@ -35,8 +35,9 @@ enum problem {
 struct sk_err {
 	enum problem problem;
 	char detail[SK_ERR_DETAIL_MAX];
-	char sqlstate[6]; /* set when the error came from PostgreSQL */
-	char purpose[32]; /* set with PROBLEM_CONSENT_REQUIRED: the missing purpose */
+	char code[40];             /* optional machine-readable reason ("token_expired") */
+	char sqlstate[6];          /* set when the error came from PostgreSQL */
+	char missing_consent[128]; /* PROBLEM_CONSENT_REQUIRED: comma-separated purposes */
 };
 
 /* Fill err (if not NULL) with a problem and a printf-style detail. Always returns -1. */
@@ -44,6 +45,9 @@ int err_set(struct sk_err *err, enum problem problem, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 void err_clear(struct sk_err *err);
+
+/* Set err->code (after err_set, which clears it). Returns -1. */
+int err_code(struct sk_err *err, const char *code);
 
 /* HTTP status for a problem (500 for anything unknown). */
 int problem_status(enum problem problem);

@@ -80,6 +80,21 @@ void http_respond_json(struct http_response *res, int status, json_t *body)
 	http_respond_raw(res, status, "application/json", text, strlen(text));
 }
 
+/* "a,b" -> ["a", "b"] */
+static json_t *split_list(const char *csv)
+{
+	json_t *list = json_array();
+	const char *p = csv;
+	while (list && *p) {
+		size_t n = strcspn(p, ",");
+		json_array_append_new(list, json_stringn(p, n));
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return list;
+}
+
 void http_respond_problem(struct http_response *res, const struct http_request *req,
                           const struct sk_err *err)
 {
@@ -93,8 +108,10 @@ void http_respond_problem(struct http_response *res, const struct http_request *
 		json_object_set_new(body, "detail", json_string(err->detail));
 	if (body && req)
 		json_object_set_new(body, "instance", json_string(req->request_id));
-	if (body && err && err->purpose[0])
-		json_object_set_new(body, "missing_consent", json_pack("[s]", err->purpose));
+	if (body && err && err->code[0])
+		json_object_set_new(body, "code", json_string(err->code));
+	if (body && err && err->missing_consent[0])
+		json_object_set_new(body, "missing_consent", split_list(err->missing_consent));
 	http_respond_json(res, status, body);
 	res->content_type = "application/problem+json";
 }

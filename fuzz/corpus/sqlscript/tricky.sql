@@ -1,0 +1,1 @@
+select 'a;b', E'\';'; do $$ begin end $$; /* /* */ */ create function f() returns int language sql begin atomic select case when true then 1 end; end; commit;

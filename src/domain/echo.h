@@ -1,0 +1,22 @@
+/*
+ * echo.h — Echo: a follow-up of a reading that returns later. Scheduling one records the echo
+ * and enqueues its echo_delivery_job (run at the scheduled time) in the same transaction.
+ * Echoes arrive by e-mail, so email_delivery must be granted (and is checked again at send).
+ */
+#ifndef SK_ECHO_H
+#define SK_ECHO_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "core/err.h"
+
+/* Validate a POST /v1/echoes body: {"reading_id", "scheduled_for"}. */
+int echo_validate(const json_t *body, struct sk_err *err);
+
+/* Schedule an echo of the person's reading. Returns {"id", "reading_id", "scheduled_for",
+ * "status", "job": {"id", "support_ref"}}; PROBLEM_NOT_FOUND for a reading the person cannot
+ * see; PROBLEM_INVALID_BODY for a time outside one minute to one year ahead. */
+json_t *echo_schedule(PGconn *conn, const char *user_id, const json_t *body, struct sk_err *err);
+
+#endif
