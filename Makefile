@@ -6,6 +6,7 @@
 #   make test          every test against a throwaway cluster; ends with "N passed, N failed"
 #   make sanitize      the same tests on a build with AddressSanitizer and UBSan
 #   make fuzz          every libFuzzer target for FUZZ_SECONDS each (default 60)
+#   make bench         the benchmarks (bench/), figures into bench/results.json
 #   make docs          regenerate the generated docs (the RLS policy map)
 #   make format        clang-format every C file; make format-check fails on a difference
 #   make clean
@@ -49,7 +50,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread
 CFLAGS_ALL = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(OPT) -MMD -MP -Isrc $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(OPT_LD) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/domain/*.c src/api/*.c src/cmd/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/domain/*.c src/jobs/*.c src/api/*.c src/cmd/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 LIB := $(O)/libscrollkeep.a
 BIN := $(O)/scrollkeep
@@ -59,7 +60,7 @@ FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:%.c=$(O)/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run stop test sanitize fuzz docs format format-check clean build-tests build-fuzz
+.PHONY: all run stop test sanitize fuzz bench docs format format-check clean build-tests build-fuzz
 .DEFAULT_GOAL := all
 
 all: scrollkeep
@@ -119,6 +120,11 @@ fuzz:
 	@scripts/setup
 	@$(MAKE) --no-print-directory BUILD=fuzz build-fuzz
 	@scripts/fuzz build/fuzz $(FUZZ_SECONDS)
+
+bench:
+	@scripts/setup
+	@$(MAKE) --no-print-directory scrollkeep
+	@bench/run
 
 docs:
 	@scripts/setup

@@ -15,9 +15,10 @@ as_cluster_owner() {
 	fi
 }
 
-# cluster_init DIR [test] — initdb into DIR unless it holds a cluster already.
+# cluster_init DIR [dev|test|bench] — initdb into DIR unless it holds a cluster already.
 # "test" tunes it for throwaway databases (fsync off: safe against a crash of PostgreSQL,
-# which the fault tests cause, though not against one of the machine).
+# which the fault tests cause, though not against one of the machine). "dev" and "bench"
+# keep PostgreSQL's durable defaults (fsync on, synchronous_commit on).
 cluster_init() {
 	local dir=$1 mode=${2:-dev}
 	[ -f "$dir/PG_VERSION" ] && return 0

@@ -41,6 +41,11 @@ void api_passport_get(struct http_request *req, struct http_response *res);
 void api_echoes_schedule(struct http_request *req, struct http_response *res);
 void api_council_record(struct http_request *req, struct http_response *res);
 
+/* admin.c */
+void api_admin_jobs_list(struct http_request *req, struct http_response *res);
+void api_admin_jobs_show(struct http_request *req, struct http_response *res);
+void api_admin_jobs_retry(struct http_request *req, struct http_response *res);
+
 /* artifacts.c */
 void api_artifacts_request(struct http_request *req, struct http_response *res);
 void api_artifacts_get(struct http_request *req, struct http_response *res);

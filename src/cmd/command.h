@@ -31,6 +31,6 @@ int command_fail(const struct command *cmd, const struct sk_err *err);
 int command_usage(const struct command *cmd);
 
 /* The command every command file defines. */
-extern const struct command cmd_migrate, cmd_serve, cmd_doctor, cmd_rls_map;
+extern const struct command cmd_migrate, cmd_serve, cmd_worker, cmd_jobs, cmd_doctor, cmd_rls_map;
 
 #endif

@@ -7,10 +7,7 @@
 #include "command.h"
 
 const struct command *const commands[] = {
-        &cmd_migrate,
-        &cmd_serve,
-        &cmd_doctor,
-        &cmd_rls_map,
+        &cmd_migrate, &cmd_serve, &cmd_worker, &cmd_jobs, &cmd_doctor, &cmd_rls_map,
 };
 const size_t command_count = sizeof(commands) / sizeof(commands[0]);
 

@@ -25,6 +25,11 @@ const struct config_var config_vars[] = {
         {"SCROLLKEEP_LISTEN", false, false, "the HTTP server's address", "127.0.0.1:8080"},
         {"SCROLLKEEP_MIGRATIONS_DIR", false, false, "migrate, readiness", "supabase/migrations"},
         {"SCROLLKEEP_HTTP_THREADS", false, false, "HTTP worker threads", "8"},
+        {"SCROLLKEEP_OPERATOR", false, false, "the operator handle jobs retry/cancel audit",
+         "the login name"},
+        {"SCROLLKEEP_JOB_RETENTION_DAYS", false, false, "how long finished jobs are kept", "14"},
+        {"SCROLLKEEP_ATTEMPT_RETENTION_DAYS", false, false,
+         "how long attempts of pruned jobs are kept", "90"},
 };
 const size_t config_var_count = sizeof(config_vars) / sizeof(config_vars[0]);
 

@@ -71,6 +71,20 @@ PGconn *db_connect(const char *url, const struct db_options *opt, struct sk_err 
 	return conn;
 }
 
+PGconn *db_connect_as(const char *url, const struct db_options *opt, enum db_role role,
+                      struct sk_err *err)
+{
+	PGconn *conn = db_connect(url, opt, err);
+	if (!conn)
+		return NULL;
+	const char *params[] = {db_role_name(role)};
+	if (db_exec(conn, "SELECT set_config('role', $1, false)", 1, params, err) < 0) {
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
 /* ---- the pool ---- */
 
 struct db_pool {
@@ -236,6 +250,30 @@ PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const
                    struct sk_err *err)
 {
 	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return res;
+	db_error(res, conn, err);
+	PQclear(res);
+	return NULL;
+}
+
+int db_prepare(PGconn *conn, const char *name, const char *sql, int nparams, struct sk_err *err)
+{
+	PGresult *res = PQprepare(conn, name, sql, nparams, NULL);
+	if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return 0;
+	}
+	db_error(res, conn, err);
+	PQclear(res);
+	return -1;
+}
+
+PGresult *db_query_prepared(PGconn *conn, const char *name, int nparams, const char *const *params,
+                            struct sk_err *err)
+{
+	PGresult *res = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return res;

@@ -19,6 +19,11 @@
 
 #include "err.h"
 
+enum db_role { DB_ROLE_ANON, DB_ROLE_AUTHENTICATED, DB_ROLE_SERVICE };
+
+/* The PostgreSQL role name of a db_role. */
+const char *db_role_name(enum db_role role);
+
 struct db_options {
 	const char *app_name;     /* fallback_application_name */
 	int statement_timeout_ms; /* 0 = none */
@@ -26,6 +31,11 @@ struct db_options {
 
 /* Connect to url. Returns NULL with PROBLEM_UNAVAILABLE when the database is unreachable. */
 PGconn *db_connect(const char *url, const struct db_options *opt, struct sk_err *err);
+
+/* db_connect, then take role for the whole session. For processes that only ever act as one
+ * role (the worker is service_role throughout); request paths use db_begin_as instead. */
+PGconn *db_connect_as(const char *url, const struct db_options *opt, enum db_role role,
+                      struct sk_err *err);
 
 struct db_pool;
 
@@ -42,11 +52,6 @@ PGconn *db_acquire(struct db_pool *pool, int timeout_ms, struct sk_err *err);
 /* Return a connection: an open transaction is rolled back; a broken connection is dropped. */
 void db_release(struct db_pool *pool, PGconn *conn);
 
-enum db_role { DB_ROLE_ANON, DB_ROLE_AUTHENTICATED, DB_ROLE_SERVICE };
-
-/* The PostgreSQL role name of a db_role. */
-const char *db_role_name(enum db_role role);
-
 /* BEGIN, then switch to role for this transaction only, with claims_json (may be NULL) in
  * request.jwt.claims. */
 int db_begin_as(PGconn *conn, enum db_role role, const char *claims_json, struct sk_err *err);
@@ -62,6 +67,13 @@ void db_rollback(PGconn *conn);
  * caller PQclear()s it) or NULL with err filled from the SQLSTATE. */
 PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
                    struct sk_err *err);
+
+/* Prepare sql under name on this connection (once; the server keeps the plan). */
+int db_prepare(PGconn *conn, const char *name, const char *sql, int nparams, struct sk_err *err);
+
+/* db_query for a statement prepared with db_prepare. */
+PGresult *db_query_prepared(PGconn *conn, const char *name, int nparams, const char *const *params,
+                            struct sk_err *err);
 
 /* db_query for statements whose result is not needed. */
 int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,

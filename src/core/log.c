@@ -15,12 +15,13 @@
 /* Keys a log line may carry. Values are ids, counts, states, codes and durations: nothing
  * a person typed, no address, no secret. Keep the list sorted; review every addition. */
 static const char *const allowed_keys[] = {
-        "applied",    "attempt",   "bytes_in", "bytes_out",   "code",        "column",
-        "constraint", "count",     "database", "duration_ms", "error_code",  "expected",
-        "job_id",     "kind",      "limit",    "listen",      "method",      "migration",
-        "pending",    "pool_size", "problem",  "reason_code", "request_id",  "role",
-        "route",      "signal",    "sqlstate", "status",      "support_ref", "table",
-        "threads",    "url",       "version",  "worker",
+        "applied",  "attempt",    "attempts",    "bytes_in",    "bytes_out",   "code",
+        "column",   "constraint", "count",       "database",    "duration_ms", "error_code",
+        "expected", "expired",    "held",        "job_id",      "jobs",        "kind",
+        "limit",    "listen",     "method",      "migration",   "pending",     "pool_size",
+        "problem",  "reaped",     "reason_code", "request_id",  "role",        "route",
+        "signal",   "sqlstate",   "status",      "support_ref", "table",       "threads",
+        "url",      "version",    "worker",
 };
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -14,7 +14,7 @@
 #include "core/json.h"
 #include "core/testhook.h"
 #include "domain/consent.h"
-#include "domain/queue.h"
+#include "jobs/queue.h"
 #include "domain/reading.h"
 
 static const char *const kinds[] = {"pdf", "private_pdf", "share_card", "gift", "print_view", NULL};

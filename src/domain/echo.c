@@ -9,7 +9,7 @@
 #include "core/db.h"
 #include "core/json.h"
 #include "domain/consent.h"
-#include "domain/queue.h"
+#include "jobs/queue.h"
 
 static const struct json_field echo_fields[] = {
         {"reading_id", JSON_FIELD_UUID, true, 36, 36, NULL},

@@ -2,7 +2,7 @@
 // private cluster, migrates it, writes the development environment and serves /healthz and
 // /readyz; Ctrl-C (SIGINT) stops the server and `make stop` (scripts/dev stop) the cluster.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -27,7 +27,8 @@ function runDev(args, e) {
 test('make run: private cluster under the var directory, migrations, /healthz and /readyz, clean stops', async () => {
   const varDir = tempDir('sk-dev-');
   const e = devEnv(varDir);
-  const child = spawn(path.join(env.root, 'scripts', 'dev'), ['run'], { cwd: env.root, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own, like a terminal's foreground job: Ctrl-C reaches all of it.
+  const child = spawn(path.join(env.root, 'scripts', 'dev'), ['run'], { cwd: env.root, env: e, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stderr.on('data', (d) => { out += d; });
   try {
@@ -49,7 +50,11 @@ test('make run: private cluster under the var directory, migrations, /healthz an
 
     const envFile = path.join(varDir, 'env');
     assert.equal(fs.statSync(envFile).mode & 0o777, 0o600, 'the development secrets are private');
-    const vars = Object.fromEntries(fs.readFileSync(envFile, 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    const vars = Object.fromEntries(fs.readFileSync(envFile, 'utf8').trim().split('\n')
+      .map((l) => l.split(/=(.*)/s).slice(0, 2)).map(([k, v]) => [k, v.replace(/^'(.*)'$/, '$1')]));
+    // The file is sourced as the README says, and gives the same values.
+    const sourced = execFileSync('bash', ['-c', `set -a; . '${envFile}'; printf %s "$DATABASE_URL"`]).toString();
+    assert.equal(sourced, vars.DATABASE_URL);
     assert.match(vars.DATABASE_URL, /user=scrollkeep_app/);
     assert.ok(vars.SUPABASE_JWT_SECRET.length >= 32);
     assert.equal(vars.SUPABASE_SERVICE_ROLE_KEY.split('.').length, 3);
@@ -62,8 +67,14 @@ test('make run: private cluster under the var directory, migrations, /healthz an
     assert.equal(status.code, 0);
     assert.match(status.stdout, / 0 pending/);
 
-    const exit = await new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGINT'); });
+    // The worker runs beside the server, on the same database.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.match(out, /"event":"worker_started"/);
+
+    const exit = await new Promise((resolve) => { child.once('exit', resolve); process.kill(-child.pid, 'SIGINT'); });
     assert.equal(exit, 0, 'Ctrl-C stops the server cleanly');
+    assert.match(out, /"event":"server_stopped"/);
+    assert.match(out, /"event":"worker_stopped"/);
 
     // A second run reuses the cluster and the secrets.
     const again = await runDev(['up'], e);
@@ -71,7 +82,7 @@ test('make run: private cluster under the var directory, migrations, /healthz an
     assert.match(again.out, /migrate: 0 applied/);
     assert.equal(fs.readFileSync(envFile, 'utf8').includes(vars.SUPABASE_JWT_SECRET), true);
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
     const stop = await runDev(['stop'], e);
     assert.equal(stop.code, 0, stop.out);
     fs.rmSync(varDir, { recursive: true, force: true });

@@ -37,7 +37,8 @@ SELECT col_is_unique('public', 'checkout_sessions', 'stripe_checkout_session_id'
 SELECT col_is_unique('public', 'payments', 'stripe_payment_intent_id', 'unique payment intent');
 SELECT col_is_unique('public', 'payments', 'checkout_session_id', 'one payment per checkout session');
 SELECT col_is_unique('public', 'entitlements', ARRAY['payment_id', 'product_id'], 'one entitlement per (payment, product)');
-SELECT col_is_unique('public', 'delivery_jobs', 'idempotency_key', 'unique job idempotency key');
+SELECT ok((SELECT indisunique FROM pg_index WHERE indexrelid = 'public.delivery_jobs_idempotency_key'::regclass),
+          'unique job idempotency key (a partial unique index: keyless jobs hold no entry)');
 SELECT col_is_unique('public', 'delivery_jobs', 'support_ref', 'unique support reference');
 SELECT col_is_unique('public', 'products', 'stripe_product_id', 'unique Stripe product id');
 SELECT col_is_unique('public', 'prices', 'stripe_price_id', 'unique Stripe price id');
@@ -55,8 +56,9 @@ SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
    WHERE n.nspname = 'public'
 $$, 'no function in public (PostgREST would expose it as RPC)');
-SELECT has_function('scrollkeep', 'enqueue_job', ARRAY['text', 'jsonb', 'text', 'timestamp with time zone'],
-                    'scrollkeep.enqueue_job(kind, payload, idempotency_key, run_at) exists');
+SELECT has_function('scrollkeep', 'enqueue_job',
+                    ARRAY['text', 'jsonb', 'text', 'timestamp with time zone', 'smallint', 'timestamp with time zone'],
+                    'scrollkeep.enqueue_job(kind, payload, idempotency_key, run_at, priority, deliver_by) exists');
 SELECT ok((SELECT indexdef LIKE '%WHERE (status = ''queued''::text)%' FROM pg_indexes
             WHERE schemaname = 'public' AND indexname = 'delivery_jobs_due'),
           'a partial index covers only queued jobs for the claim');

@@ -192,3 +192,38 @@ export async function privateCluster() {
     },
   };
 }
+
+/**
+ * Start `scrollkeep worker` with args. stop(signal) resolves with the exit code; kill() sends
+ * SIGKILL; pause()/resume() freeze and thaw it (SIGSTOP/SIGCONT).
+ */
+export function startWorker(e, args = []) {
+  const child = spawn(env.bin, ['worker', ...args], { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  const worker = {
+    child,
+    stderr: '',
+    logs() { return parseLogs(this.stderr); },
+    stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+      return new Promise((res) => { child.once('exit', (code) => res(code)); child.kill(signal); });
+    },
+    kill() { return this.stop('SIGKILL'); },
+    pause() { child.kill('SIGSTOP'); },
+    resume() { child.kill('SIGCONT'); },
+    exited: new Promise((res) => child.once('exit', (code, signal) => res({ code, signal }))),
+  };
+  child.stderr.on('data', (d) => { worker.stderr += d; });
+  child.stdout.on('data', () => {});
+  return worker;
+}
+
+/** Poll fn until it returns a truthy value (returned), or fail after ms. */
+export async function waitFor(fn, { ms = 20000, every = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}

@@ -1,0 +1,56 @@
+// bench/bench.mjs — runs the named benchmarks (bench/<name>.mjs) against the cluster that
+// bench/run started, prints their tables and merges their figures into bench/results.json
+// together with what machine and versions produced them.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+const ctx = {
+  bin: process.env.SK_BIN,
+  root: process.env.SK_ROOT,
+  pghost: process.env.SK_PGHOST,
+  db: process.env.SK_DB,
+  url: `postgresql:///${process.env.SK_DB}?host=${process.env.SK_PGHOST}&user=scrollkeep_app`,
+  async client() {
+    const c = new pg.Client({ host: this.pghost, user: 'postgres', database: this.db });
+    await c.connect();
+    return c;
+  },
+};
+
+async function machine() {
+  const c = await ctx.client();
+  const { rows: [v] } = await c.query(`SELECT version(), current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync,
+                                              current_setting('shared_buffers') AS sb`);
+  await c.end();
+  let commit = 'unknown';
+  try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ctx.root }).toString().trim(); } catch { /* not a checkout */ }
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    postgres: v.version.split(',')[0],
+    synchronous_commit: v.sc,
+    fsync: v.fsync,
+    shared_buffers: v.sb,
+    node: process.version,
+    scrollkeep_commit: commit,
+    date: new Date().toISOString(),
+  };
+}
+
+const names = process.argv.slice(2);
+const file = path.join(ctx.root, 'bench', 'results.json');
+const results = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+results.machine = await machine();
+console.log(`machine: ${results.machine.cores} cores (${results.machine.cpu}), ${results.machine.postgres}, ` +
+            `synchronous_commit=${results.machine.synchronous_commit}, fsync=${results.machine.fsync}`);
+for (const name of names) {
+  const mod = await import(`./${name}.mjs`);
+  results[name] = await mod.run(ctx);
+}
+fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+console.log(`bench: wrote ${path.relative(ctx.root, file)}`);

@@ -1,0 +1,80 @@
+/*
+ * admin.c — the operators' routes, for the service role: GET /v1/admin/jobs,
+ * GET /v1/admin/jobs/{id} and POST /v1/admin/jobs/{id}/retry ({id} is a job id or a
+ * support reference). A retry is audited with the body's actor and reason.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "core/json.h"
+#include "jobs/support.h"
+
+static const struct json_field retry_fields[] = {
+        {"reason", JSON_FIELD_STRING, true, 1, 500, NULL},
+        {"actor", JSON_FIELD_STRING, false, 1, 80, NULL},
+};
+
+static int retry_validate(const json_t *body, struct sk_err *err)
+{
+	return json_check_fields(body, retry_fields, sizeof(retry_fields) / sizeof(retry_fields[0]),
+	                         NULL, err);
+}
+
+/* The {id} path parameter when it names a job, else answers 400. */
+static const char *job_param(struct api_call *c)
+{
+	const char *ref = c->req->nparams ? c->req->params[0] : NULL;
+	if (!ref || !jobs_ref_valid(ref)) {
+		err_set(&c->err, PROBLEM_BAD_REQUEST,
+		        "the path needs a job id or a support reference");
+		api_finish(c, 0, NULL);
+		return NULL;
+	}
+	return ref;
+}
+
+void api_admin_jobs_list(struct http_request *req, struct http_response *res)
+{
+	struct api_call c;
+	if (api_begin(&c, req, res, AUTH_SERVICE, NULL) == 0) {
+		const char *older = http_query(req, "older_than_s");
+		const char *limit = http_query(req, "limit");
+		struct jobs_filter f = {
+		        .kind = http_query(req, "kind"),
+		        .status = http_query(req, "status"),
+		        .user_id = http_query(req, "user"),
+		        .support_ref = http_query(req, "support_ref"),
+		        .older_than_s = older ? strtol(older, NULL, 10) : 0,
+		        .limit = limit ? atoi(limit) : 100,
+		};
+		api_finish(&c, 200, jobs_list(c.conn, &f, &c.err));
+	}
+	api_end(&c);
+}
+
+void api_admin_jobs_show(struct http_request *req, struct http_response *res)
+{
+	struct api_call c;
+	if (api_begin(&c, req, res, AUTH_SERVICE, NULL) == 0) {
+		const char *ref = job_param(&c);
+		if (ref)
+			api_finish(&c, 200, jobs_show(c.conn, ref, &c.err));
+	}
+	api_end(&c);
+}
+
+void api_admin_jobs_retry(struct http_request *req, struct http_response *res)
+{
+	struct api_call c;
+	if (api_begin(&c, req, res, AUTH_SERVICE, retry_validate) == 0) {
+		const char *ref = job_param(&c);
+		const char *actor = json_str(c.body, "actor");
+		if (ref)
+			api_finish(&c, 200,
+			           jobs_retry(c.conn, ref, actor ? actor : "service",
+			                      actor ? "operator" : "service",
+			                      json_str(c.body, "reason"), &c.err));
+	}
+	api_end(&c);
+}

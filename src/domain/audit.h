@@ -1,0 +1,39 @@
+/*
+ * audit.h — the operator's trail (admin_audit_events): append-only and hash-chained by the
+ * database itself (the chain trigger takes an advisory lock and numbers the row).
+ *
+ * Events carry who (an operator handle, "service" or "system"), what (noun.verb), the ids of
+ * what was acted on, the operator's reason, and details that are ids and counts. Never a
+ * question, an answer, an e-mail address or a name: the database refuses what looks like an
+ * address, and callers pass ids only.
+ */
+#ifndef SK_AUDIT_H
+#define SK_AUDIT_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "core/err.h"
+
+struct audit_event {
+	const char *actor;        /* [a-z0-9][a-z0-9._:-]{0,79} */
+	const char *actor_role;   /* operator, service, system or person */
+	const char *action;       /* noun.verb, e.g. job.retry */
+	const char *subject_type; /* e.g. delivery_job, or NULL */
+	const char *subject_id;   /* or NULL */
+	const char *reason;       /* or NULL */
+	const json_t *details;    /* ids and counts, or NULL */
+};
+
+/* Append ev in the caller's transaction (running as service_role). */
+int audit_append(PGconn *conn, const struct audit_event *ev, struct sk_err *err);
+
+/* Whether actor has the form the trail accepts. */
+bool audit_actor_valid(const char *actor);
+
+/* An operator handle for the CLI: SCROLLKEEP_OPERATOR, else the login name, folded to the
+ * accepted form ("operator" when nothing fits). */
+void audit_default_actor(char *out, size_t len);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * handler.h — what a job handler is, and the registry of handlers by kind.
+ *
+ * A handler runs one claimed job on its thread's own connection (session role service_role;
+ * it opens its own transactions) and says how the attempt ended: succeeded, transient (retry
+ * with backoff), permanent (dead at once) or provider_down (retry without spending an
+ * attempt, and pause the whole kind). It fills result->provider_ref with the provider's
+ * reference and result->error with a message fit for operators (it is redacted again before
+ * it is stored). A handler must not assume it runs once: a job can be retried, and a worker
+ * can die after the side effect and before the result is recorded (external kinds then go to
+ * 'unknown' for an operator instead of being retried blindly).
+ *
+ * A worker claims only the kinds it has a handler for. Adding a kind is a row in
+ * scrollkeep.job_kinds (a migration), a handler file, and a line in handlers.c.
+ */
+#ifndef SK_HANDLER_H
+#define SK_HANDLER_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "jobs/queue.h"
+
+struct job_env {
+	PGconn *conn; /* the thread's connection, or NULL when the database is down */
+	const struct config *cfg;
+	const char *worker;
+};
+
+typedef void (*job_handler_fn)(struct job_env *env, const struct queue_job *job,
+                               struct queue_result *result);
+
+struct job_handler {
+	const char *kind;
+	job_handler_fn run;
+};
+
+/* The registry, in handlers.c. */
+extern const struct job_handler job_handlers[];
+extern const size_t job_handler_count;
+
+/* The handler for kind, or NULL. */
+const struct job_handler *job_handler_find(const char *kind);
+
+#endif

@@ -1,0 +1,697 @@
+/*
+ * worker.c — the job engine (see worker.h).
+ *
+ * Jobs live in a fixed array of slots. A slot is FREE, QUEUED (claimed, waiting for a thread),
+ * RUNNING (a handler has it), DONE (its result waits to be recorded) or RECORDING. The
+ * dispatcher moves FREE -> QUEUED; a handler thread QUEUED -> RUNNING -> DONE; the recorder
+ * DONE -> RECORDING -> FREE. Every state change happens under one mutex; a slot's job is
+ * written only while it is FREE and read by its thread while RUNNING, so the job itself needs
+ * no lock.
+ *
+ * The recorder has a connection of its own, so recording one batch of results overlaps with
+ * claiming the next: one PostgreSQL backend per side, which is what two cores can give.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "jobs/handler.h"
+#include "jobs/queue.h"
+
+enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE, SLOT_RECORDING };
+
+struct slot {
+	enum slot_state state;
+	struct queue_job job;
+	struct queue_result result;
+};
+
+struct worker {
+	const struct worker_options *opt;
+	char name[128];
+	char kinds[1024]; /* the kinds this worker has handlers for, as a text[] literal */
+	struct db_options dbopt;
+	PGconn *conn; /* the dispatcher's */
+
+	pthread_mutex_t lock;
+	pthread_cond_t todo_ready;
+	pthread_cond_t done_ready; /* a slot became DONE: wakes the recorder */
+	struct slot *slots;
+	int nslots; /* two batches: one recorded while the next is claimed and run */
+	int batch;  /* most jobs per claim */
+	int *todo;  /* FIFO of QUEUED slot indexes */
+	int todo_head, todo_count;
+	bool quit;
+
+	pthread_t *threads;
+	int nthreads;
+	pthread_t recorder;
+	bool recorder_quit;
+	long long first_done; /* when the oldest waiting result became DONE (recorder's clock) */
+	int wake_fd;          /* the recorder signals freed slots */
+	int signal_fd;        /* SIGINT, SIGTERM */
+
+	long long finished, lease_lost;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void worker_defaults(struct worker_options *opt, const struct config *cfg)
+{
+	memset(opt, 0, sizeof(*opt));
+	opt->cfg = cfg;
+	opt->concurrency = 4;
+	opt->batch = 0; /* 0: four per thread, at most 256 */
+	opt->poll_ms = 1000;
+	opt->grace_ms = 10000;
+	opt->reap_ms = 2000;
+}
+
+/* ---- handler threads ---- */
+
+static void *thread_main(void *arg)
+{
+	struct worker *w = arg;
+	PGconn *conn = NULL;
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (w->todo_count == 0 && !w->quit)
+			pthread_cond_wait(&w->todo_ready, &w->lock);
+		if (w->todo_count == 0) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		int i = w->todo[w->todo_head];
+		w->todo_head = (w->todo_head + 1) % w->nslots;
+		w->todo_count--;
+		struct slot *s = &w->slots[i];
+		s->state = SLOT_RUNNING;
+		pthread_mutex_unlock(&w->lock);
+
+		if (!conn || PQstatus(conn) != CONNECTION_OK) {
+			struct sk_err err;
+			PQfinish(conn);
+			conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE,
+			                     &err);
+		}
+		struct queue_result r;
+		memset(&r, 0, sizeof(r));
+		r.id = s->job.id;
+		memcpy(r.lease_token, s->job.lease_token, sizeof(r.lease_token));
+		r.outcome = JOB_TRANSIENT;
+		const struct job_handler *h = job_handler_find(s->job.kind);
+		struct job_env env = {conn, w->opt->cfg, w->name};
+		if (h)
+			h->run(&env, &s->job, &r);
+		else
+			snprintf(r.error, sizeof(r.error), "no handler for this kind");
+		if (conn && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			db_rollback(conn); /* a handler that left a transaction open */
+
+		pthread_mutex_lock(&w->lock);
+		s->result = r;
+		s->state = SLOT_DONE;
+		pthread_cond_signal(&w->done_ready);
+		pthread_mutex_unlock(&w->lock);
+	}
+	PQfinish(conn);
+	return NULL;
+}
+
+/* ---- the dispatcher's connection ---- */
+
+static bool connected(struct worker *w)
+{
+	return w->conn && PQstatus(w->conn) == CONNECTION_OK;
+}
+
+static void drop_connection(struct worker *w)
+{
+	PQfinish(w->conn);
+	w->conn = NULL;
+}
+
+/* Connect and LISTEN; false when the database is not there (yet). */
+static bool connect_dispatcher(struct worker *w)
+{
+	struct sk_err err;
+	w->conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE, &err);
+	if (!w->conn)
+		return false;
+	if (queue_prepare(w->conn, &err) < 0 ||
+	    db_exec(w->conn, "LISTEN scrollkeep_jobs", 0, NULL, &err) < 0) {
+		drop_connection(w);
+		return false;
+	}
+	return true;
+}
+
+/* After a failed statement: forget the connection if it broke, so the loop reconnects. */
+static void after_failure(struct worker *w)
+{
+	if (w->conn && PQstatus(w->conn) != CONNECTION_OK) {
+		log_warn("worker_disconnected", LF_STR("worker", w->name));
+		drop_connection(w);
+	}
+}
+
+/* Were there notifications? (Reading them also keeps libpq's buffer small.) */
+static bool drain_notifications(struct worker *w)
+{
+	bool any = false;
+	if (!w->conn)
+		return false;
+	if (!PQconsumeInput(w->conn)) {
+		after_failure(w);
+		return false;
+	}
+	PGnotify *n;
+	while ((n = PQnotifies(w->conn))) {
+		any = true;
+		PQfreemem(n);
+	}
+	return any;
+}
+
+/* ---- slots ---- */
+
+static int count_state(struct worker *w, enum slot_state st)
+{
+	int n = 0;
+	for (int i = 0; i < w->nslots; i++)
+		n += w->slots[i].state == st;
+	return n;
+}
+
+/* Claim up to the free slots and hand the jobs to the threads. Returns the number claimed,
+ * or -1 when the statement failed. */
+static int claim(struct worker *w, int *asked)
+{
+	pthread_mutex_lock(&w->lock);
+	int room = count_state(w, SLOT_FREE);
+	pthread_mutex_unlock(&w->lock);
+	if (room > w->batch)
+		room = w->batch;
+	*asked = room;
+	if (room == 0)
+		return 0;
+	struct queue_job *jobs = calloc((size_t)room, sizeof(*jobs));
+	if (!jobs)
+		return -1;
+	int n = 0;
+	struct sk_err err;
+	if (queue_claim(w->conn, w->name, w->kinds, room, jobs, &n, &err) < 0) {
+		free(jobs);
+		after_failure(w);
+		return -1;
+	}
+	pthread_mutex_lock(&w->lock);
+	for (int k = 0, i = 0; k < n; i++) {
+		if (w->slots[i].state != SLOT_FREE)
+			continue;
+		w->slots[i].job = jobs[k++];
+		w->slots[i].state = SLOT_QUEUED;
+		w->todo[(w->todo_head + w->todo_count) % w->nslots] = i;
+		w->todo_count++;
+	}
+	pthread_cond_broadcast(&w->todo_ready);
+	pthread_mutex_unlock(&w->lock);
+	free(jobs); /* the payloads now belong to the slots */
+	return n;
+}
+
+/* How long a finished job's result may wait to be recorded with others. */
+#define FLUSH_WAIT_MS 20
+
+/* Whether the DONE results should be recorded now: half the slots are done, nothing else is in
+ * flight, or the oldest has waited FLUSH_WAIT_MS. Fewer, larger commits are the point. Called
+ * with the lock held. */
+static bool flush_due(struct worker *w, long long now)
+{
+	int done = count_state(w, SLOT_DONE);
+	int busy = count_state(w, SLOT_QUEUED) + count_state(w, SLOT_RUNNING);
+	if (done == 0) {
+		w->first_done = 0;
+		return false;
+	}
+	if (w->first_done == 0)
+		w->first_done = now;
+	return done >= w->batch || busy == 0 || w->recorder_quit ||
+	       now - w->first_done >= FLUSH_WAIT_MS;
+}
+
+static void log_result(struct worker *w, const struct slot *s)
+{
+	const char *outcome = job_outcome_name(s->result.outcome);
+	if (s->result.outcome == JOB_SUCCEEDED || s->result.outcome == JOB_RELEASED)
+		log_debug("job_finished", LF_INT("job_id", s->job.id), LF_STR("kind", s->job.kind),
+		          LF_STR("support_ref", s->job.support_ref), LF_STR("status", outcome),
+		          LF_INT("attempt", s->job.attempt), LF_STR("worker", w->name));
+	else
+		log_warn("job_failed", LF_INT("job_id", s->job.id), LF_STR("kind", s->job.kind),
+		         LF_STR("support_ref", s->job.support_ref), LF_STR("status", outcome),
+		         LF_INT("attempt", s->job.attempt), LF_STR("worker", w->name));
+}
+
+/* Record the RECORDING slots listed in which[] in one statement. Returns false when the
+ * database did not take them (they go back to DONE, to be tried again). */
+static bool record(struct worker *w, PGconn *conn, int *which, int n)
+{
+	struct queue_result *results = calloc((size_t)n, sizeof(*results));
+	if (!results)
+		return false;
+	for (int k = 0; k < n; k++)
+		results[k] = w->slots[which[k]].result; /* RECORDING: nobody else writes it */
+	int applied = 0;
+	struct sk_err err;
+	bool ok = queue_finish(conn, w->name, results, n, &applied, &err) == 0;
+	free(results);
+	pthread_mutex_lock(&w->lock);
+	for (int k = 0; k < n; k++) {
+		struct slot *s = &w->slots[which[k]];
+		if (ok) {
+			log_result(w, s);
+			queue_job_clear(&s->job);
+		}
+		s->state = ok ? SLOT_FREE : SLOT_DONE;
+	}
+	if (ok)
+		w->finished += n;
+	pthread_mutex_unlock(&w->lock);
+	if (ok && applied < n) {
+		/* Their leases were taken back (they ran past expiry): another worker or an
+		 * operator owns them now, and nothing was overwritten. */
+		w->lease_lost += n - applied;
+		log_warn("job_lease_lost", LF_INT("count", n - applied), LF_STR("worker", w->name));
+	}
+	return ok;
+}
+
+/* The recorder thread: whenever results are due, record them all (one statement on its own
+ * connection) and wake the dispatcher to claim into the freed slots. */
+static void *recorder_main(void *arg)
+{
+	struct worker *w = arg;
+	PGconn *conn = NULL;
+	int *which = calloc((size_t)w->nslots, sizeof(*which));
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		for (;;) {
+			long long now = now_ms();
+			if (flush_due(w, now))
+				break;
+			if (w->recorder_quit && count_state(w, SLOT_DONE) == 0) {
+				pthread_mutex_unlock(&w->lock);
+				goto out;
+			}
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			long wait_ms =
+			        w->first_done ? FLUSH_WAIT_MS - (now - w->first_done) + 1 : 200;
+			until.tv_nsec += (wait_ms > 0 ? wait_ms : 1) * 1000000L;
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&w->done_ready, &w->lock, &until);
+		}
+		int n = 0;
+		for (int i = 0; i < w->nslots; i++)
+			if (w->slots[i].state == SLOT_DONE) {
+				w->slots[i].state = SLOT_RECORDING;
+				which[n++] = i;
+			}
+		w->first_done = 0;
+		pthread_mutex_unlock(&w->lock);
+
+		if (!conn || PQstatus(conn) != CONNECTION_OK) {
+			struct sk_err err;
+			PQfinish(conn);
+			conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE,
+			                     &err);
+			if (conn && queue_prepare(conn, &err) < 0) {
+				PQfinish(conn);
+				conn = NULL;
+			}
+		}
+		if (!which || !conn || !record(w, conn, which, n)) {
+			if (which && !conn) {
+				pthread_mutex_lock(&w->lock);
+				for (int k = 0; k < n; k++)
+					w->slots[which[k]].state = SLOT_DONE;
+				pthread_mutex_unlock(&w->lock);
+			}
+			struct timespec pause = {0, 200 * 1000000L}; /* the database is away */
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		uint64_t one = 1;
+		ssize_t wr = write(w->wake_fd, &one, sizeof(one));
+		(void)wr;
+	}
+out:
+	free(which);
+	PQfinish(conn);
+	return NULL;
+}
+
+/* Extend the lease of every job held (QUEUED, RUNNING or DONE but not yet recorded). */
+static void heartbeat(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	int n = w->nslots - count_state(w, SLOT_FREE);
+	long long *ids = n ? calloc((size_t)n, sizeof(*ids)) : NULL;
+	char(*tokens)[37] = n ? calloc((size_t)n, sizeof(*tokens)) : NULL;
+	int k = 0;
+	if (ids && tokens)
+		for (int i = 0; i < w->nslots; i++)
+			if (w->slots[i].state != SLOT_FREE) {
+				ids[k] = w->slots[i].job.id;
+				memcpy(tokens[k++], w->slots[i].job.lease_token, 37);
+			}
+	pthread_mutex_unlock(&w->lock);
+	int extended = 0;
+	struct sk_err err;
+	if (k > 0 && queue_extend(w->conn, ids, tokens, k, &extended, &err) < 0)
+		after_failure(w);
+	else if (extended < k)
+		log_warn("job_lease_lost", LF_INT("count", k - extended),
+		         LF_STR("worker", w->name));
+	free(ids);
+	free(tokens);
+}
+
+static void reap(struct worker *w)
+{
+	int reaped = 0, expired = 0;
+	struct sk_err err;
+	if (queue_reap(w->conn, &reaped, &expired, &err) < 0) {
+		after_failure(w);
+		return;
+	}
+	if (reaped || expired)
+		log_info("jobs_reaped", LF_INT("reaped", reaped), LF_INT("expired", expired),
+		         LF_STR("worker", w->name));
+}
+
+static void prune(struct worker *w)
+{
+	int jobs = 0, attempts = 0;
+	struct sk_err err;
+	const char *jd = config_env("SCROLLKEEP_JOB_RETENTION_DAYS");
+	const char *ad = config_env("SCROLLKEEP_ATTEMPT_RETENTION_DAYS");
+	if (queue_prune(w->conn, jd ? atoi(jd) : 14, ad ? atoi(ad) : 90, 10000, &jobs, &attempts,
+	                &err) < 0)
+		after_failure(w);
+	else if (jobs || attempts)
+		log_info("jobs_pruned", LF_INT("jobs", jobs), LF_INT("attempts", attempts),
+		         LF_STR("worker", w->name));
+}
+
+/* ---- start and stop ---- */
+
+/* The kinds of the registry as a text[] literal (kind names are [a-z0-9_]). */
+static void build_kinds(struct worker *w)
+{
+	size_t o = 0;
+	w->kinds[o++] = '{';
+	for (size_t i = 0; i < job_handler_count && o + 70 < sizeof(w->kinds); i++)
+		o += (size_t)snprintf(w->kinds + o, sizeof(w->kinds) - o, "%s%s", i ? "," : "",
+		                      job_handlers[i].kind);
+	w->kinds[o++] = '}';
+	w->kinds[o] = '\0';
+}
+
+/* The heartbeat cadence: a third of the shortest lease among the kinds handled. */
+static int heartbeat_ms(struct worker *w)
+{
+	int ms = 10000;
+	struct sk_err err;
+	const char *params[] = {w->kinds};
+	PGresult *res =
+	        connected(w)
+	                ? db_query(
+	                          w->conn,
+	                          "SELECT coalesce(min(lease_seconds), 30) FROM scrollkeep.job_kinds"
+	                          " WHERE kind = ANY($1::text[])",
+	                          1, params, &err)
+	                : NULL;
+	if (res) {
+		ms = atoi(PQgetvalue(res, 0, 0)) * 1000 / 3;
+		PQclear(res);
+	}
+	return ms > 500 ? ms : 500;
+}
+
+static int setup(struct worker *w, const struct worker_options *opt, struct sk_err *err)
+{
+	memset(w, 0, sizeof(*w));
+	w->opt = opt;
+	char host[64] = "host";
+	gethostname(host, sizeof(host) - 1);
+	snprintf(w->name, sizeof(w->name), "%s:%d", host, (int)getpid());
+	build_kinds(w);
+	w->dbopt.app_name = "scrollkeep-worker";
+	w->dbopt.statement_timeout_ms = 60000;
+	w->nthreads = opt->concurrency;
+	w->batch = opt->batch > 0 ? opt->batch
+	                          : (opt->concurrency * 4 > 256 ? 256 : opt->concurrency * 4);
+	if (w->batch < w->nthreads)
+		w->batch = w->nthreads;
+	w->nslots = 2 * w->batch;
+	w->slots = calloc((size_t)w->nslots, sizeof(*w->slots));
+	w->todo = calloc((size_t)w->nslots, sizeof(*w->todo));
+	w->threads = calloc((size_t)w->nthreads, sizeof(*w->threads));
+	if (!w->slots || !w->todo || !w->threads)
+		return err_set(err, PROBLEM_INTERNAL, "out of memory");
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->todo_ready, NULL);
+	pthread_cond_init(&w->done_ready, NULL);
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL); /* before any thread starts */
+	w->signal_fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (w->wake_fd < 0 || w->signal_fd < 0)
+		return err_set(err, PROBLEM_INTERNAL, "cannot create event descriptors");
+	for (int i = 0; i < w->nthreads; i++)
+		if (pthread_create(&w->threads[i], NULL, thread_main, w) != 0)
+			return err_set(err, PROBLEM_INTERNAL, "cannot start handler threads");
+	if (pthread_create(&w->recorder, NULL, recorder_main, w) != 0)
+		return err_set(err, PROBLEM_INTERNAL, "cannot start the recorder thread");
+	return 0;
+}
+
+/* Take back the jobs claimed but not started: their results say "released". */
+static void release_unstarted(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->todo_count > 0) {
+		struct slot *s = &w->slots[w->todo[w->todo_head]];
+		w->todo_head = (w->todo_head + 1) % w->nslots;
+		w->todo_count--;
+		memset(&s->result, 0, sizeof(s->result));
+		s->result.id = s->job.id;
+		memcpy(s->result.lease_token, s->job.lease_token, 37);
+		s->result.outcome = JOB_RELEASED;
+		s->state = SLOT_DONE;
+	}
+	pthread_cond_signal(&w->done_ready);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Wait for running handlers up to the grace period, recording results as they come. Returns
+ * true when none is left running. */
+static bool drain(struct worker *w)
+{
+	long long deadline = now_ms() + w->opt->grace_ms;
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		int held = w->nslots - count_state(w, SLOT_FREE);
+		int running = count_state(w, SLOT_RUNNING);
+		pthread_mutex_unlock(&w->lock);
+		if (held == 0)
+			return true;
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return running == 0 && held == 0;
+		struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
+		if (poll(&pfd, 1, (int)(left < 200 ? left : 200)) > 0) {
+			uint64_t v;
+			ssize_t rd = read(w->wake_fd, &v, sizeof(v));
+			(void)rd;
+		}
+	}
+}
+
+static void teardown(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->quit = true;
+	w->recorder_quit = true;
+	pthread_cond_broadcast(&w->todo_ready);
+	pthread_cond_broadcast(&w->done_ready);
+	pthread_mutex_unlock(&w->lock);
+	for (int i = 0; i < w->nthreads; i++)
+		pthread_join(w->threads[i], NULL);
+	pthread_join(w->recorder, NULL);
+	for (int i = 0; i < w->nslots; i++)
+		queue_job_clear(&w->slots[i].job);
+	drop_connection(w);
+	close(w->wake_fd);
+	close(w->signal_fd);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->todo_ready);
+	pthread_cond_destroy(&w->done_ready);
+	free(w->slots);
+	free(w->todo);
+	free(w->threads);
+}
+
+/* ---- the loop ---- */
+
+int worker_run(const struct worker_options *opt, struct sk_err *err)
+{
+	struct worker w;
+	if (setup(&w, opt, err) < 0)
+		return -1;
+	long long backoff = 100, next_connect = 0;
+	if (!connect_dispatcher(&w)) {
+		if (opt->once) {
+			teardown(&w);
+			return err_set(err, PROBLEM_UNAVAILABLE, "the database is unreachable");
+		}
+		log_warn("worker_waiting_for_database", LF_STR("worker", w.name));
+	}
+	int beat_ms = heartbeat_ms(&w);
+	log_info("worker_started", LF_STR("worker", w.name), LF_INT("threads", w.nthreads),
+	         LF_INT("limit", w.nslots));
+	long long now = now_ms();
+	long long next_beat = now + beat_ms, next_reap = now, next_prune = now + 60000,
+	          next_poll = now;
+	long long next_progress = now + 60000, reported = 0;
+	bool wake = true, stopping = false, idle_once = false;
+
+	while (!stopping) {
+		now = now_ms();
+		if (!connected(&w) && now >= next_connect) {
+			if (connect_dispatcher(&w)) {
+				log_info("worker_connected", LF_STR("worker", w.name));
+				backoff = 100;
+				wake = true;
+			} else {
+				next_connect = now + backoff;
+				backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			}
+		}
+		if (connected(&w)) {
+			if (now >= next_beat && connected(&w)) {
+				heartbeat(&w);
+				next_beat = now + beat_ms;
+			}
+			if (now >= next_reap && connected(&w)) {
+				reap(&w);
+				next_reap = now + opt->reap_ms;
+			}
+			if (now >= next_prune && connected(&w)) {
+				prune(&w);
+				next_prune = now + 3600 * 1000LL;
+			}
+			/* With --once every pass claims: an empty claim with nothing held is
+			 * how it knows it is done. */
+			if ((wake || opt->once || now >= next_poll) && connected(&w)) {
+				int asked = 0;
+				int got = claim(&w, &asked);
+				next_poll = now + opt->poll_ms;
+				/* A full claim means more may be waiting: claim again as soon as
+				 * there is room. */
+				wake = got > 0 && got == asked;
+				if (opt->once) {
+					pthread_mutex_lock(&w.lock);
+					int held = w.nslots - count_state(&w, SLOT_FREE);
+					pthread_mutex_unlock(&w.lock);
+					idle_once = got == 0 && asked > 0 && held == 0;
+				}
+			}
+		}
+		if (idle_once)
+			break;
+		if (now >= next_progress) {
+			if (w.finished != reported)
+				log_info("worker_progress", LF_INT("count", w.finished - reported),
+				         LF_STR("worker", w.name));
+			reported = w.finished;
+			next_progress = now + 60000;
+		}
+
+		pthread_mutex_lock(&w.lock);
+		bool room = count_state(&w, SLOT_FREE) > 0;
+		pthread_mutex_unlock(&w.lock);
+		long long until = next_poll;
+		if (next_beat < until)
+			until = next_beat;
+		if (next_reap < until)
+			until = next_reap;
+		if (!connected(&w) && next_connect < until)
+			until = next_connect;
+		long long timeout = until - now_ms();
+		if ((wake && room) || opt->once)
+			timeout = opt->once ? (timeout < 50 ? timeout : 50) : 0;
+		if (timeout < 0)
+			timeout = 0;
+
+		struct pollfd fds[3] = {
+		        {.fd = w.signal_fd, .events = POLLIN},
+		        {.fd = w.wake_fd, .events = POLLIN},
+		        {.fd = connected(&w) ? PQsocket(w.conn) : -1, .events = POLLIN}};
+		int ready = poll(fds, 3, (int)timeout);
+		if (ready < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			ssize_t rd = read(w.signal_fd, &si, sizeof(si));
+			(void)rd;
+			log_info("worker_stopping", LF_STR("worker", w.name),
+			         LF_STR("signal", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM"));
+			stopping = true;
+		}
+		if (fds[1].revents & POLLIN) {
+			uint64_t v;
+			ssize_t rd = read(w.wake_fd, &v, sizeof(v));
+			(void)rd;
+		}
+		if (fds[2].revents & (POLLIN | POLLERR | POLLHUP))
+			wake = drain_notifications(&w) || wake;
+	}
+
+	release_unstarted(&w);
+	if (!drain(&w)) {
+		/* A handler is stuck past the grace period: its lease will expire and the reaper
+		 * will apply the rules. Threads cannot be stopped safely, so leave at once. */
+		log_warn("worker_abandoned_jobs", LF_STR("worker", w.name));
+		fflush(NULL);
+		_exit(0);
+	}
+	log_info("worker_stopped", LF_STR("worker", w.name), LF_INT("count", w.finished));
+	teardown(&w);
+	return 0;
+}
