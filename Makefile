@@ -17,7 +17,7 @@
 
 BUILD ?= release
 O := build/$(BUILD)
-PKGS := libpq libmicrohttpd jansson libcrypto
+PKGS := libpq libmicrohttpd jansson libcrypto libcurl cairo pangocairo glib-2.0 libpng
 
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -59,8 +59,10 @@ UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:%.c=$(O)/%)
 FUZZ_SECONDS ?= 60
+BENCH_SRC := $(sort $(wildcard bench/*_bench.c))
+BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
 
-.PHONY: all run stop test sanitize fuzz bench docs format format-check clean build-tests build-fuzz
+.PHONY: all run stop test sanitize fuzz bench docs format format-check clean build-tests build-fuzz build-bench
 .DEFAULT_GOAL := all
 
 all: scrollkeep
@@ -93,7 +95,13 @@ $(O)/fuzz/%: $(O)/fuzz/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+$(O)/bench/%: $(O)/bench/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
 build-tests: $(BIN) $(UNIT_BIN)
+
+build-bench: $(BIN) $(BENCH_BIN)
 
 build-fuzz: $(FUZZ_BIN)
 
@@ -122,8 +130,8 @@ fuzz:
 	@scripts/fuzz build/fuzz $(FUZZ_SECONDS)
 
 bench:
-	@scripts/setup
-	@$(MAKE) --no-print-directory scrollkeep
+	@scripts/setup bench
+	@$(MAKE) --no-print-directory scrollkeep build-bench
 	@bench/run
 
 docs:

@@ -1,6 +1,7 @@
 /*
  * main.c — the scrollkeep binary: read the environment, find the subcommand, run it.
  */
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +20,8 @@ static void print_help(FILE *out)
 	        "scrollkeep %s — the persistence layer behind the oracle\n\nusage: scrollkeep COMMAND [ARGS]\n\n",
 	        SCROLLKEEP_VERSION);
 	for (size_t i = 0; i < command_count; i++)
-		fprintf(out, "  %-10s %-34s %s\n", commands[i]->name, commands[i]->usage,
-		        commands[i]->summary);
+		fprintf(out, "  %-9s %s\n            %s %s\n", commands[i]->name,
+		        commands[i]->summary, commands[i]->name, commands[i]->usage);
 	fprintf(out,
 	        "\nConfiguration comes from the environment (see README.md). Exit status: 0 ok,\n"
 	        "1 a finding or failure, 2 bad usage.\n");
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
 {
 	/* Peers that hang up must not kill the process; libpq and libmicrohttpd see EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Not thread-safe, so once, before any thread starts. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	log_configure(LOG_INFO, stderr);
 
 	if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||

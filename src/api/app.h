@@ -49,5 +49,10 @@ void api_admin_jobs_retry(struct http_request *req, struct http_response *res);
 /* artifacts.c */
 void api_artifacts_request(struct http_request *req, struct http_response *res);
 void api_artifacts_get(struct http_request *req, struct http_response *res);
+void api_artifacts_file(struct http_request *req, struct http_response *res);
+
+/* share.c */
+void api_share(struct http_request *req, struct http_response *res);
+void api_gift(struct http_request *req, struct http_response *res);
 
 #endif

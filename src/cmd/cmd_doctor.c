@@ -52,19 +52,10 @@ static void print_json(const struct doctor_report *r)
 
 static int run(int argc, char **argv, const struct config *cfg)
 {
-	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-	                                         {NULL, 0, NULL, 0}};
-	bool as_json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c == 'j')
-			as_json = true;
-		else
-			return command_usage(&cmd_doctor);
-	}
-	if (optind != argc)
-		return command_usage(&cmd_doctor);
+	bool as_json;
+	int usage = command_json_only(&cmd_doctor, argc, argv, &as_json);
+	if (usage)
+		return usage;
 	struct doctor_report report;
 	struct sk_err err = {0};
 	if (doctor_run(cfg, &report, &err) < 0)

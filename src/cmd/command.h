@@ -30,7 +30,12 @@ int command_fail(const struct command *cmd, const struct sk_err *err);
 /* Print "usage: scrollkeep NAME USAGE" on stderr and return 2. */
 int command_usage(const struct command *cmd);
 
+/* Parse the arguments of a command whose only option is --json. Returns 0, or the usage exit
+ * status (2, usage printed) for anything else. */
+int command_json_only(const struct command *cmd, int argc, char **argv, bool *as_json);
+
 /* The command every command file defines. */
-extern const struct command cmd_migrate, cmd_serve, cmd_worker, cmd_jobs, cmd_doctor, cmd_rls_map;
+extern const struct command cmd_migrate, cmd_serve, cmd_worker, cmd_jobs, cmd_verify, cmd_sweep,
+        cmd_doctor, cmd_rls_map;
 
 #endif

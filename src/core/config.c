@@ -30,6 +30,7 @@ const struct config_var config_vars[] = {
         {"SCROLLKEEP_JOB_RETENTION_DAYS", false, false, "how long finished jobs are kept", "14"},
         {"SCROLLKEEP_ATTEMPT_RETENTION_DAYS", false, false,
          "how long attempts of pruned jobs are kept", "90"},
+        {"SCROLLKEEP_MAILDIR", false, false, "e-mail when SMTP_URL is unset", ".var/mail"},
 };
 const size_t config_var_count = sizeof(config_vars) / sizeof(config_vars[0]);
 

@@ -72,7 +72,8 @@ void http_respond_json(struct http_response *res, int status, json_t *body);
 void http_respond_problem(struct http_response *res, const struct http_request *req,
                           const struct sk_err *err);
 
-/* Set a response body of any type; takes ownership of body (malloc()ed). */
+/* Set a response body of any type; takes ownership of body (malloc()ed). content_type is kept
+ * as a pointer until the response is sent: pass a string literal. */
 void http_respond_raw(struct http_response *res, int status, const char *content_type, char *body,
                       size_t len);
 

@@ -286,3 +286,108 @@ json_t *artifact_get(PGconn *conn, const char *user_id, const char *artifact_id,
 	PQclear(res);
 	return out;
 }
+
+/* ---- documents ---- */
+
+static const char *const sql_doc =
+        "SELECT a.id, a.user_id, a.reading_id, a.kind, a.status, a.public_fields::text,"
+        "       coalesce(a.gift_token, ''), r.question, r.answer"
+        "  FROM public.oracle_artifacts a JOIN public.readings r ON r.id = a.reading_id"
+        " WHERE a.id = $1 AND r.anonymized_at IS NULL";
+
+static void fill_cards(struct artifact_doc *doc)
+{
+	const json_t *spread = json_object_get(doc->fields, "spread");
+	size_t i;
+	const json_t *c;
+	json_array_foreach(spread, i, c)
+	{
+		if (doc->pub.ncards >= RENDER_MAX_CARDS)
+			break;
+		struct render_spread_card *card = &doc->cards[doc->pub.ncards++];
+		snprintf(card->card, sizeof(card->card), "%s",
+		         json_str(c, "card") ? json_str(c, "card") : "");
+		snprintf(card->position, sizeof(card->position), "%s",
+		         json_str(c, "position") ? json_str(c, "position") : "");
+		card->reversed = json_is_true(json_object_get(c, "reversed"));
+	}
+	doc->pub.cards = doc->cards;
+}
+
+int artifact_load_doc(PGconn *conn, const char *id, bool with_private, bool lock,
+                      struct artifact_doc *doc, struct sk_err *err)
+{
+	memset(doc, 0, sizeof(*doc));
+	char sql[1024];
+	snprintf(sql, sizeof(sql), "%s%s", sql_doc, lock ? " FOR UPDATE OF a" : "");
+	const char *params[] = {id};
+	PGresult *res = db_query(conn, sql, 1, params, err);
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return err_set(err, PROBLEM_NOT_FOUND, "no such artifact");
+	}
+	snprintf(doc->id, sizeof(doc->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(doc->user_id, sizeof(doc->user_id), "%s", PQgetvalue(res, 0, 1));
+	snprintf(doc->reading_id, sizeof(doc->reading_id), "%s", PQgetvalue(res, 0, 2));
+	snprintf(doc->kind, sizeof(doc->kind), "%s", PQgetvalue(res, 0, 3));
+	snprintf(doc->status, sizeof(doc->status), "%s", PQgetvalue(res, 0, 4));
+	json_error_t jerr;
+	doc->fields = json_loads(PQgetvalue(res, 0, 5), 0, &jerr);
+	snprintf(doc->gift_token, sizeof(doc->gift_token), "%s", PQgetvalue(res, 0, 6));
+	if (with_private) {
+		doc->question = strdup(PQgetvalue(res, 0, 7));
+		doc->answer = strdup(PQgetvalue(res, 0, 8));
+	}
+	PQclear(res);
+	if (!doc->fields || (with_private && (!doc->question || !doc->answer))) {
+		artifact_doc_free(doc);
+		return err_set(err, PROBLEM_INTERNAL, "cannot load the artifact");
+	}
+	doc->pub.title = json_str(doc->fields, "public_title");
+	doc->pub.line = json_str(doc->fields, "public_line");
+	doc->pub.product = json_str(doc->fields, "product_code");
+	doc->pub.sealed_at = json_str(doc->fields, "sealed_at");
+	doc->pub.seal_sha256 = json_str(doc->fields, "seal_sha256");
+	fill_cards(doc);
+	return 0;
+}
+
+void artifact_doc_free(struct artifact_doc *doc)
+{
+	json_decref(doc->fields);
+	free(doc->question);
+	free(doc->answer);
+	memset(doc, 0, sizeof(*doc));
+}
+
+int artifact_render(const struct artifact_doc *doc, struct buf *out, const char **ext,
+                    const char **content_type, struct sk_err *err)
+{
+	struct render_private priv = {doc->question, doc->answer};
+	if (strcmp(doc->kind, "share_card") == 0) {
+		struct render_card card;
+		render_card_from_public(&doc->pub, &card);
+		*ext = "png";
+		*content_type = "image/png";
+		return render_card_png(&card, out, err);
+	}
+	if (strcmp(doc->kind, "print_view") == 0) {
+		char *page = render_print_html(&doc->pub, doc->question ? &priv : NULL, err);
+		if (!page)
+			return -1;
+		buf_puts(out, page);
+		free(page);
+		*ext = "html";
+		*content_type = "text/html; charset=utf-8";
+		return buf_failed(out) ? err_set(err, PROBLEM_INTERNAL, "out of memory") : 0;
+	}
+	*ext = "pdf";
+	*content_type = "application/pdf";
+	if (strcmp(doc->kind, "private_pdf") == 0)
+		return render_reading_pdf(&doc->pub, &priv, NULL, out, err);
+	if (strcmp(doc->kind, "gift") == 0)
+		return render_reading_pdf(&doc->pub, NULL, "A GIFT FOR YOU", out, err);
+	return render_reading_pdf(&doc->pub, NULL, NULL, out, err);
+}

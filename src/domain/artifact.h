@@ -14,7 +14,9 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "core/buf.h"
 #include "core/err.h"
+#include "domain/render.h"
 
 /* Validate a POST /v1/readings/{id}/artifacts body: {"kind", "gift"?: {"email", "name"?,
  * "message"?}} (gift is required for, and only for, kind gift). */
@@ -31,5 +33,28 @@ json_t *artifact_get(PGconn *conn, const char *user_id, const char *artifact_id,
 
 /* The job kind that renders or delivers an artifact kind, or NULL (print_view). */
 const char *artifact_job_kind(const char *kind);
+
+/* An artifact with what its documents need: the public fields it was requested with (the
+ * allow-listed snapshot in public_fields) and, for private kinds, the reading's question and
+ * answer. */
+struct artifact_doc {
+	char id[37], user_id[37], reading_id[37], kind[16], status[16];
+	char gift_token[48];
+	json_t *fields; /* public_fields */
+	struct render_spread_card cards[RENDER_MAX_CARDS];
+	struct render_public pub; /* points into fields and cards */
+	char *question, *answer;  /* NULL unless loaded with the private text */
+};
+
+/* Load artifact id (locking its row when lock) as the connection's role. with_private also
+ * reads the reading's question and answer (only for the owner's private kinds). Returns -1
+ * with PROBLEM_NOT_FOUND when there is no such artifact (or its reading was anonymized). */
+int artifact_load_doc(PGconn *conn, const char *id, bool with_private, bool lock,
+                      struct artifact_doc *doc, struct sk_err *err);
+void artifact_doc_free(struct artifact_doc *doc);
+
+/* Render the artifact's file: its bytes, extension and media type. */
+int artifact_render(const struct artifact_doc *doc, struct buf *out, const char **ext,
+                    const char **content_type, struct sk_err *err);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "core/db.h"
 #include "jobs/handler.h"
+#include "jobs/handlers_common.h"
 
 /* noop_job: nothing to do. It measures and probes the queue itself. */
 static void handle_noop(struct job_env *env, const struct queue_job *job,
@@ -72,6 +73,13 @@ static void handle_test(struct job_env *env, const struct queue_job *job,
 
 const struct job_handler job_handlers[] = {
         {"noop_job", handle_noop},
+        {"pdf_render_job", handle_render},
+        {"private_pdf_render_job", handle_render},
+        {"share_card_render_job", handle_render},
+        {"gift_delivery_job", handle_gift},
+        {"artifact_ready_email_job", handle_artifact_ready_email},
+        {"echo_delivery_job", handle_echo},
+        {"recovery_email_job", handle_recovery_email},
 #ifdef SCROLLKEEP_TEST_HOOKS
         {"test_job", handle_test},
         {"test_external_job", handle_test},

@@ -142,6 +142,8 @@ const char *job_outcome_name(enum job_outcome outcome)
 		return "provider_down";
 	case JOB_RELEASED:
 		return "released";
+	case JOB_CANCELLED:
+		return "cancelled";
 	}
 	return "transient";
 }
@@ -169,6 +171,7 @@ static const char *const sql_finish =
         "    status = CASE"
         "      WHEN c.outcome = 'succeeded' THEN 'succeeded'"
         "      WHEN c.outcome = 'permanent' THEN 'dead'"
+        "      WHEN c.outcome = 'cancelled' THEN 'cancelled'"
         "      WHEN c.outcome = 'transient' AND c.attempts >= c.max_attempts THEN 'dead'"
         "      ELSE 'queued' END,"
         "    attempts = CASE WHEN c.outcome IN ('provider_down', 'released') THEN c.attempts - 1"
@@ -178,7 +181,7 @@ static const char *const sql_finish =
         "      WHEN 'transient' THEN now() + scrollkeep.retry_delay(c.attempts)"
         "      WHEN 'provider_down' THEN now() + make_interval(secs => c.pause_s)"
         "      ELSE j.next_run_at END,"
-        "    finished_at = CASE WHEN c.outcome IN ('succeeded', 'permanent')"
+        "    finished_at = CASE WHEN c.outcome IN ('succeeded', 'permanent', 'cancelled')"
         "                         OR (c.outcome = 'transient' AND c.attempts >= c.max_attempts)"
         "                       THEN now() END,"
         "    last_error = CASE WHEN c.outcome IN ('succeeded', 'released') THEN j.last_error"

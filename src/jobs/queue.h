@@ -70,6 +70,7 @@ enum job_outcome {
 	JOB_PERMANENT,     /* dead at once */
 	JOB_PROVIDER_DOWN, /* retry later without spending an attempt; pause the whole kind */
 	JOB_RELEASED,      /* never started (a worker stopping): back to queued, nothing spent */
+	JOB_CANCELLED,     /* must not happen any more (its consent was withdrawn): cancelled */
 };
 
 const char *job_outcome_name(enum job_outcome outcome);

@@ -30,6 +30,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "jobs/handler.h"
+#include "domain/store.h"
 #include "jobs/queue.h"
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE, SLOT_RECORDING };
@@ -423,6 +424,11 @@ static void prune(struct worker *w)
 	else if (jobs || attempts)
 		log_info("jobs_pruned", LF_INT("jobs", jobs), LF_INT("attempts", attempts),
 		         LF_STR("worker", w->name));
+	/* Files of the artifact store no row points to (a crash between a file and its row). */
+	int removed = 0;
+	if (connected(w) &&
+	    store_sweep(w->opt->cfg->artifact_dir, w->conn, 3600, &removed, &err) == 0 && removed)
+		log_info("artifacts_swept", LF_INT("count", removed), LF_STR("worker", w->name));
 }
 
 /* ---- start and stop ---- */

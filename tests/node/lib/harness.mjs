@@ -143,8 +143,13 @@ export function startServer(e) {
         resolve(server);
       }
     });
-    child.on('exit', (code) => {
+    let stopping = false;
+    const stop = server.stop;
+    server.stop = (signal) => { stopping = true; return stop(signal); };
+    child.on('exit', (code, signal) => {
       if (!server.url) { clearTimeout(timer); reject(new Error(`server exited ${code}: ${server.stderr}`)); }
+      // A server that dies under a test would only show as "fetch failed": say why.
+      else if (!stopping) process.stderr.write(`server died (${code ?? signal}):\n${server.stderr.slice(-6000)}\n`);
     });
   });
 }
