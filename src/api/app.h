@@ -53,6 +53,12 @@ void api_artifacts_file(struct http_request *req, struct http_response *res);
 
 /* share.c */
 void api_share(struct http_request *req, struct http_response *res);
+void api_stripe_webhook(struct http_request *req, struct http_response *res);
+void api_metrics(struct http_request *req, struct http_response *res);
+void api_checkout_open(struct http_request *req, struct http_response *res);
+void api_checkout_confirm(struct http_request *req, struct http_response *res);
+void api_entitlements_list(struct http_request *req, struct http_response *res);
+void api_unlock(struct http_request *req, struct http_response *res);
 void api_gift(struct http_request *req, struct http_response *res);
 
 #endif

@@ -7,6 +7,7 @@
  * ready, because migrations are written to be backward compatible.
  */
 #include "app.h"
+#include "core/metrics.h"
 
 #include <string.h>
 
@@ -72,4 +73,18 @@ void api_readyz(struct http_request *req, struct http_response *res)
 	db_release(app->pool, conn);
 	json_object_set_new(body, "status", json_string(ready ? "ready" : "not_ready"));
 	http_respond_json(res, ready ? 200 : 503, body);
+}
+
+void api_metrics(struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	char *text = metrics_render();
+	if (!text) {
+		struct sk_err err = {0};
+		err_set(&err, PROBLEM_INTERNAL, "out of memory");
+		http_respond_problem(res, req, &err);
+		return;
+	}
+	http_respond_raw(res, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+	http_add_header(res, "Cache-Control", "no-store");
 }

@@ -4,12 +4,16 @@
  */
 #include "app.h"
 
+/* Stripe's events are a few kB; the largest (a session with many line items) stay far below. */
+#define STRIPE_WEBHOOK_MAX_BODY (256u * 1024u)
+
 /* A reading may carry a 20,000-character answer (up to 80 kB of UTF-8, more once escaped). */
 #define READING_MAX_BODY (256u * 1024u)
 
 const struct http_route api_routes[] = {
         {"GET", "/healthz", api_healthz, 0},
         {"GET", "/readyz", api_readyz, 0},
+        {"GET", "/metrics", api_metrics, 0},
         {"POST", "/v1/readings", api_readings_create, READING_MAX_BODY},
         {"GET", "/v1/readings/{id}", api_readings_get, 0},
         {"POST", "/v1/readings/{id}/artifacts", api_artifacts_request, 0},
@@ -17,6 +21,11 @@ const struct http_route api_routes[] = {
         {"GET", "/v1/artifacts/{id}/file", api_artifacts_file, 0},
         {"GET", "/share/{token}", api_share, 0},
         {"GET", "/gift/{token}", api_gift, 0},
+        {"POST", "/v1/stripe/webhook", api_stripe_webhook, STRIPE_WEBHOOK_MAX_BODY},
+        {"POST", "/v1/checkout", api_checkout_open, 0},
+        {"POST", "/v1/checkout/{session_id}/confirm", api_checkout_confirm, 0},
+        {"GET", "/v1/entitlements", api_entitlements_list, 0},
+        {"GET", "/v1/unlock", api_unlock, 0},
         {"POST", "/v1/consents", api_consents_record, 0},
         {"GET", "/v1/consents", api_consents_current, 0},
         {"GET", "/v1/consents/history", api_consents_history, 0},

@@ -31,6 +31,8 @@ const struct config_var config_vars[] = {
         {"SCROLLKEEP_ATTEMPT_RETENTION_DAYS", false, false,
          "how long attempts of pruned jobs are kept", "90"},
         {"SCROLLKEEP_MAILDIR", false, false, "e-mail when SMTP_URL is unset", ".var/mail"},
+        {"SCROLLKEEP_STRIPE_TIMEOUT_MS", false, false, "the longest a Stripe API call may take",
+         "20000"},
 };
 const size_t config_var_count = sizeof(config_vars) / sizeof(config_vars[0]);
 

@@ -5,6 +5,7 @@
  * reading's text.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/db.h"
@@ -117,5 +118,55 @@ void handle_recovery_email(struct job_env *env, const struct queue_job *job, str
 	site_link(env->cfg, link, sizeof(link), "/account/recover");
 	struct email_value values[] = {{"link", link}};
 	struct email_message msg = {"access_recovery", "person", user, user, values, 1};
+	email_deliver(env->conn, env->cfg, job, &msg, r);
+}
+
+/* "9.00 EUR": minor units of a two-decimal currency (zero-decimal ones: JPY, KRW, … as is). */
+static void format_amount(const char *minor, const char *currency, char *out, size_t len)
+{
+	static const char *const zero_decimal[] = {"bif", "clp", "djf", "gnf", "jpy", "kmf",
+	                                           "krw", "mga", "pyg", "rwf", "ugx", "vnd",
+	                                           "vuv", "xaf", "xof", "xpf"};
+	char upper[4] = {0};
+	for (int i = 0; i < 3 && currency[i]; i++)
+		upper[i] = (char)(currency[i] - 32 * (currency[i] >= 'a' && currency[i] <= 'z'));
+	for (size_t i = 0; i < sizeof(zero_decimal) / sizeof(zero_decimal[0]); i++)
+		if (strcmp(currency, zero_decimal[i]) == 0) {
+			snprintf(out, len, "%s %s", minor, upper);
+			return;
+		}
+	long long v = atoll(minor);
+	snprintf(out, len, "%lld.%02lld %s", v / 100, v % 100, upper);
+}
+
+void handle_receipt_email(struct job_env *env, const struct queue_job *job, struct queue_result *r)
+{
+	char user[37], payment[37];
+	if (!job_payload_uuid(job, "payment_id", payment))
+		return job_fail(r, JOB_PERMANENT, "the payload names no payment");
+	if (!may_email(env, job, user, r))
+		return;
+	const char *params[] = {payment};
+	struct sk_err err;
+	PGresult *res =
+	        db_query(env->conn,
+	                 "SELECT pr.name, p.amount::text, p.currency FROM public.payments p"
+	                 " JOIN public.entitlements e ON e.payment_id = p.id"
+	                 " JOIN public.products pr ON pr.id = e.product_id WHERE p.id = $1 LIMIT 1",
+	                 1, params, &err);
+	if (!res)
+		return job_fail(r, JOB_TRANSIENT, "cannot read the payment");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return job_fail(r, JOB_PERMANENT, "the payment is gone");
+	}
+	char product[200], amount[48], path[80], link[1200];
+	snprintf(product, sizeof(product), "%s", PQgetvalue(res, 0, 0));
+	format_amount(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), amount, sizeof(amount));
+	PQclear(res);
+	snprintf(path, sizeof(path), "/account/purchases/%s", payment);
+	site_link(env->cfg, link, sizeof(link), path);
+	struct email_value values[] = {{"product", product}, {"amount", amount}, {"link", link}};
+	struct email_message msg = {"receipt", "person", user, user, values, 3};
 	email_deliver(env->conn, env->cfg, job, &msg, r);
 }

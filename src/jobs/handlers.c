@@ -80,6 +80,8 @@ const struct job_handler job_handlers[] = {
         {"artifact_ready_email_job", handle_artifact_ready_email},
         {"echo_delivery_job", handle_echo},
         {"recovery_email_job", handle_recovery_email},
+        {"receipt_email_job", handle_receipt_email},
+        {"stripe_event_job", handle_stripe_event},
 #ifdef SCROLLKEEP_TEST_HOOKS
         {"test_job", handle_test},
         {"test_external_job", handle_test},

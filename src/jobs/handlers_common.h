@@ -37,5 +37,7 @@ void handle_artifact_ready_email(struct job_env *env, const struct queue_job *jo
 void handle_echo(struct job_env *env, const struct queue_job *job, struct queue_result *r);
 void handle_recovery_email(struct job_env *env, const struct queue_job *job,
                            struct queue_result *r);
+void handle_receipt_email(struct job_env *env, const struct queue_job *job, struct queue_result *r);
+void handle_stripe_event(struct job_env *env, const struct queue_job *job, struct queue_result *r);
 
 #endif

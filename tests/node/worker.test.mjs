@@ -4,9 +4,8 @@
 // jobs finish, unstarted ones are released without spending anything), and PostgreSQL
 // restarted under a running worker.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { baseEnv, createDatabase, env as testEnv, privateCluster, startWorker, waitFor } from './lib/harness.mjs';
+import { baseEnv, createDatabase, privateCluster, startWorker, waitFor } from './lib/harness.mjs';
 import { attempts, enqueue, enqueueMany, job, setupTestKinds, statusCounts } from './lib/queue.mjs';
 
 let db;
@@ -112,7 +111,7 @@ test('PostgreSQL restarted (fast, then immediate) under a running worker: it rec
     await enqueueN(50);
     await waitFor(async () => (await done()) === 50, { what: 'first 50' });
     for (const mode of ['fast', 'immediate']) {
-      await restart(cluster.pgdir, mode);
+      await cluster.restart(mode);
       await enqueueN(50);
     }
     await waitFor(async () => (await done()) === 150, { ms: 30000, what: 'all 150 after restarts' });
@@ -123,11 +122,3 @@ test('PostgreSQL restarted (fast, then immediate) under a running worker: it rec
     await cluster.stop();
   }
 });
-
-function restart(pgdir, mode) {
-  return new Promise((resolve, reject) => {
-    const script = `. scripts/lib/cluster.sh && cluster_stop "$1" "$2" && cluster_start "$1"`;
-    const child = spawn('bash', ['-c', script, 'bash', pgdir, mode], { cwd: testEnv.root, stdio: 'ignore' });
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`restart ${mode}: ${code}`))));
-  });
-}

@@ -187,6 +187,14 @@ export async function privateCluster() {
       await c.connect();
       try { return await c.query(sql); } finally { await c.end(); }
     },
+    /** Stop the server (mode: fast or immediate) and start it again. */
+    restart(mode = 'fast') {
+      return new Promise((resolve, reject) => {
+        const script = `. scripts/lib/cluster.sh && cluster_stop "$1" "$2" && cluster_start "$1"`;
+        const child = spawn('bash', ['-c', script, 'bash', pgdir, mode], { cwd: env.root, stdio: 'ignore' });
+        child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`restart ${mode}: ${code}`))));
+      });
+    },
     async stop() {
       await new Promise((resolve) => {
         const child = spawn('bash', ['-c', '. scripts/lib/cluster.sh && cluster_stop "$1" immediate', 'bash', pgdir],

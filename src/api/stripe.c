@@ -1,0 +1,74 @@
+/*
+ * stripe.c — POST /v1/stripe/webhook: Stripe's deliveries.
+ *
+ * The raw body is verified against Stripe-Signature before anything is parsed (an unsigned,
+ * forged, stale or oversized request is answered 400, or 413, with nothing stored); a
+ * verified event is stored and committed, then answered 200. Processing runs later as its
+ * stripe_event_job, so Stripe is never kept waiting on it.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/app.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "domain/stripe_event.h"
+#include "domain/stripe_signature.h"
+
+static void refuse(struct http_request *req, struct http_response *res, enum stripe_sig why)
+{
+	struct sk_err err = {0};
+	err_set(&err, PROBLEM_BAD_REQUEST, "the Stripe-Signature header does not verify this body");
+	err_code(&err, stripe_signature_reason(why));
+	metrics_count("scrollkeep_stripe_webhook_refused_total",
+	              "Stripe webhook requests refused before anything was stored, by reason", "reason",
+	              stripe_signature_reason(why));
+	log_emit(LOG_WARN, "stripe_webhook_refused",
+	         (struct log_field[]){LF_STR("request_id", req->request_id),
+	                              LF_STR("reason_code", stripe_signature_reason(why)), LF_END});
+	http_respond_problem(res, req, &err);
+}
+
+void api_stripe_webhook(struct http_request *req, struct http_response *res)
+{
+	struct app *app = req->app;
+	struct sk_err err = {0};
+	char storage[1024];
+	const char *secrets[STRIPE_SIG_MAX_SECRETS];
+	size_t nsecrets = stripe_signature_secrets(app->cfg->stripe_webhook_secret, storage,
+	                                           sizeof(storage), secrets, STRIPE_SIG_MAX_SECRETS);
+	if (nsecrets == 0) {
+		err_set(&err, PROBLEM_UNAVAILABLE, "STRIPE_WEBHOOK_SECRET is not configured");
+		http_respond_problem(res, req, &err);
+		return;
+	}
+	enum stripe_sig sig = stripe_signature_verify(http_header(req, "Stripe-Signature"), req->body,
+	                                              req->body ? req->body_len : 0, secrets,
+	                                              nsecrets, time(NULL));
+	if (sig != STRIPE_SIG_OK)
+		return refuse(req, res, sig);
+
+	struct stripe_stored stored;
+	PGconn *conn = db_acquire(app->pool, 5000, &err);
+	int rc = -1;
+	if (conn && db_begin_as(conn, DB_ROLE_SERVICE, NULL, &err) == 0 &&
+	    stripe_event_store(conn, req->body, req->body_len, &stored, &err) == 0)
+		rc = db_commit(conn, &err);
+	if (conn) {
+		if (rc < 0)
+			db_rollback(conn);
+		db_release(app->pool, conn);
+	}
+	if (rc < 0) {
+		http_respond_problem(res, req, &err);
+		return;
+	}
+	metrics_count("scrollkeep_stripe_webhook_received_total",
+	              "verified Stripe events received, by what became of them", "as",
+	              stored.duplicate ? "duplicate" : strcmp(stored.status, "ignored") == 0 ? "ignored" : "new");
+	http_respond_json(res, 200,
+	                  json_pack("{s:b, s:s, s:b}", "received", 1, "status", stored.status,
+	                            "duplicate", stored.duplicate));
+}
