@@ -267,6 +267,7 @@ test('a dispute lost: revoked, whatever order the events arrive in', async () =>
   // Closed (lost) arrives before created, and both before the completion, in the same second.
   await deliver(server, dispute('charge.dispute.closed', session.payment_intent, 900, 'lost', id));
   await deliver(server, dispute('charge.dispute.created', session.payment_intent, 900, 'needs_response', id));
+  await drain(); // the disputes are processed before the completion arrives
   await deliver(server, completed);
   await drain();
   const l = await ledger(session.id);
