@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	const char *secrets[] = {secret};
 	if (!sign) {
-		if (stripe_signature_verify(header, body, blen, secrets, 1, 1764000000) == STRIPE_SIG_OK)
+		if (stripe_signature_verify(header, body, blen, secrets, 1, 1764000000) ==
+		    STRIPE_SIG_OK)
 			abort(); /* a forged signature verified */
 	} else {
 		/* Sign "t=1764000000" + the fuzzer's tail as Stripe would, then verify. */
@@ -54,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			crypto_hex(mac, SHA256_LEN, hex);
 			char h[120];
 			snprintf(h, sizeof(h), "t=1764000000,v1=%s", hex);
-			if (stripe_signature_verify(h, body, blen, secrets, 1, 1764000000) != STRIPE_SIG_OK)
+			if (stripe_signature_verify(h, body, blen, secrets, 1, 1764000000) !=
+			    STRIPE_SIG_OK)
 				abort();
 			free(payload);
 		}

@@ -24,7 +24,8 @@ void api_checkout_open(struct http_request *req, struct http_response *res)
 	struct api_call c;
 	if (api_begin(&c, req, res, AUTH_PERSON, checkout_validate) == 0) {
 		json_t *out = checkout_open(c.conn, c.app->cfg, c.who.user_id, c.body, &c.err);
-		api_finish(&c, out && json_is_true(json_object_get(out, "reused")) ? 200 : 201, out);
+		api_finish(&c, out && json_is_true(json_object_get(out, "reused")) ? 200 : 201,
+		           out);
 	}
 	api_end(&c);
 }
@@ -38,7 +39,8 @@ void api_checkout_confirm(struct http_request *req, struct http_response *res)
 			err_set(&c.err, PROBLEM_BAD_REQUEST, "not a Checkout Session id");
 			api_finish(&c, 0, NULL);
 		} else {
-			api_finish(&c, 200, checkout_confirm(c.conn, c.app->cfg, c.who.user_id, id, &c.err));
+			api_finish(&c, 200,
+			           checkout_confirm(c.conn, c.app->cfg, c.who.user_id, id, &c.err));
 		}
 	}
 	api_end(&c);

@@ -23,8 +23,8 @@ static void refuse(struct http_request *req, struct http_response *res, enum str
 	err_set(&err, PROBLEM_BAD_REQUEST, "the Stripe-Signature header does not verify this body");
 	err_code(&err, stripe_signature_reason(why));
 	metrics_count("scrollkeep_stripe_webhook_refused_total",
-	              "Stripe webhook requests refused before anything was stored, by reason", "reason",
-	              stripe_signature_reason(why));
+	              "Stripe webhook requests refused before anything was stored, by reason",
+	              "reason", stripe_signature_reason(why));
 	log_emit(LOG_WARN, "stripe_webhook_refused",
 	         (struct log_field[]){LF_STR("request_id", req->request_id),
 	                              LF_STR("reason_code", stripe_signature_reason(why)), LF_END});
@@ -37,16 +37,17 @@ void api_stripe_webhook(struct http_request *req, struct http_response *res)
 	struct sk_err err = {0};
 	char storage[1024];
 	const char *secrets[STRIPE_SIG_MAX_SECRETS];
-	size_t nsecrets = stripe_signature_secrets(app->cfg->stripe_webhook_secret, storage,
-	                                           sizeof(storage), secrets, STRIPE_SIG_MAX_SECRETS);
+	size_t nsecrets =
+	        stripe_signature_secrets(app->cfg->stripe_webhook_secret, storage, sizeof(storage),
+	                                 secrets, STRIPE_SIG_MAX_SECRETS);
 	if (nsecrets == 0) {
 		err_set(&err, PROBLEM_UNAVAILABLE, "STRIPE_WEBHOOK_SECRET is not configured");
 		http_respond_problem(res, req, &err);
 		return;
 	}
-	enum stripe_sig sig = stripe_signature_verify(http_header(req, "Stripe-Signature"), req->body,
-	                                              req->body ? req->body_len : 0, secrets,
-	                                              nsecrets, time(NULL));
+	enum stripe_sig sig = stripe_signature_verify(http_header(req, "Stripe-Signature"),
+	                                              req->body, req->body ? req->body_len : 0,
+	                                              secrets, nsecrets, time(NULL));
 	if (sig != STRIPE_SIG_OK)
 		return refuse(req, res, sig);
 
@@ -67,7 +68,9 @@ void api_stripe_webhook(struct http_request *req, struct http_response *res)
 	}
 	metrics_count("scrollkeep_stripe_webhook_received_total",
 	              "verified Stripe events received, by what became of them", "as",
-	              stored.duplicate ? "duplicate" : strcmp(stored.status, "ignored") == 0 ? "ignored" : "new");
+	              stored.duplicate                        ? "duplicate"
+	              : strcmp(stored.status, "ignored") == 0 ? "ignored"
+	                                                      : "new");
 	http_respond_json(res, 200,
 	                  json_pack("{s:b, s:s, s:b}", "received", 1, "status", stored.status,
 	                            "duplicate", stored.duplicate));

@@ -33,8 +33,8 @@ static int run(int argc, char **argv, const struct config *cfg)
 	free(text);
 	if (!json_is_object(catalog)) {
 		json_decref(catalog);
-		err_set(&err, PROBLEM_USAGE, "%s is not a JSON object (line %d: %s)", argv[2], jerr.line,
-		        jerr.text);
+		err_set(&err, PROBLEM_USAGE, "%s is not a JSON object (line %d: %s)", argv[2],
+		        jerr.line, jerr.text);
 		return command_fail(&cmd_shop, &err);
 	}
 	struct db_options opt = {.app_name = "scrollkeep-shop", .statement_timeout_ms = 60000};

@@ -39,8 +39,9 @@ static int replay_one(PGconn *conn, const char *row_id, const char *evt, const c
 	}
 	const char *result = json_str(verdict, "result");
 	printf("%-32s %-42s %s\n", evt, type, result ? result : "?");
-	bool bad = result && (strncmp(result, "mismatch", 8) == 0 || strcmp(result, "unknown_session") == 0 ||
-	                      strcmp(result, "no_payment_intent") == 0);
+	bool bad = result &&
+	           (strncmp(result, "mismatch", 8) == 0 || strcmp(result, "unknown_session") == 0 ||
+	            strcmp(result, "no_payment_intent") == 0);
 	json_decref(verdict);
 	return bad ? 1 : 0;
 }
@@ -93,8 +94,8 @@ static json_t *list_all(const struct config *cfg, const char *path, const char *
 	char after[300] = "";
 	for (int page = 0; page < 100; page++) {
 		char url[900];
-		snprintf(url, sizeof(url), "%s?limit=100&created%%5Bgte%%5D=%lld%s%s%s", path, since,
-		         filter, after[0] ? "&starting_after=" : "", after);
+		snprintf(url, sizeof(url), "%s?limit=100&created%%5Bgte%%5D=%lld%s%s%s", path,
+		         since, filter, after[0] ? "&starting_after=" : "", after);
 		json_t *doc = stripe_api_get(cfg, url, err);
 		if (!doc) {
 			json_decref(all);
@@ -149,17 +150,20 @@ static void compare_sessions(PGconn *conn, const json_t *sessions, json_t *found
 			continue; /* not one scrollkeep opened */
 		struct sk_err err = {0};
 		const char *p[] = {id};
-		PGresult *r = db_query(conn,
-		                       "SELECT outcome FROM public.checkout_sessions WHERE stripe_checkout_session_id = $1",
-		                       1, p, &err);
+		PGresult *r = db_query(
+		        conn,
+		        "SELECT outcome FROM public.checkout_sessions WHERE stripe_checkout_session_id = $1",
+		        1, p, &err);
 		const char *theirs = stripe_outcome(s);
 		if (!r || PQntuples(r) == 0) {
 			mismatch(found, "session_not_local", id, "none", theirs);
 		} else {
 			const char *ours = PQgetvalue(r, 0, 0);
 			bool drift = strcmp(theirs, "paid") == 0 ? strcmp(ours, "paid") != 0
-			             : strcmp(ours, "paid") == 0 ? strcmp(theirs, "paid") != 0
-			             : strcmp(theirs, "expired") == 0 && strcmp(ours, "open") == 0;
+			             : strcmp(ours, "paid") == 0
+			                     ? strcmp(theirs, "paid") != 0
+			                     : strcmp(theirs, "expired") == 0 &&
+			                               strcmp(ours, "open") == 0;
 			if (drift)
 				mismatch(found, "session_outcome", id, ours, theirs);
 		}
@@ -178,13 +182,15 @@ static void compare_events(PGconn *conn, const json_t *events, json_t *found)
 			continue;
 		struct sk_err err = {0};
 		const char *p[] = {id};
-		PGresult *r = db_query(conn, "SELECT status FROM public.stripe_events WHERE stripe_event_id = $1",
-		                       1, p, &err);
+		PGresult *r = db_query(
+		        conn, "SELECT status FROM public.stripe_events WHERE stripe_event_id = $1",
+		        1, p, &err);
 		if (!r || PQntuples(r) == 0)
 			mismatch(found, "event_not_delivered", id, "none",
 			         json_str(e, "type") ? json_str(e, "type") : "?");
 		else if (strcmp(PQgetvalue(r, 0, 0), "failed") == 0)
-			mismatch(found, "event_failed", id, "failed", json_str(e, "type") ? json_str(e, "type") : "?");
+			mismatch(found, "event_failed", id, "failed",
+			         json_str(e, "type") ? json_str(e, "type") : "?");
 		PQclear(r);
 	}
 }
@@ -204,8 +210,10 @@ static int reconcile(PGconn *conn, const struct config *cfg, int argc, char **ar
 	char days_s[16];
 	snprintf(days_s, sizeof(days_s), "%ld", days);
 	const char *dp[] = {days_s};
-	PGresult *run = db_query(conn, "INSERT INTO scrollkeep.stripe_reconcile_runs (days) VALUES ($1::int) RETURNING id",
-	                         1, dp, &err);
+	PGresult *run = db_query(
+	        conn,
+	        "INSERT INTO scrollkeep.stripe_reconcile_runs (days) VALUES ($1::int) RETURNING id",
+	        1, dp, &err);
 	if (!run)
 		return command_fail(&cmd_stripe, &err);
 	char run_id[24];
@@ -214,7 +222,9 @@ static int reconcile(PGconn *conn, const struct config *cfg, int argc, char **ar
 	long long since = (long long)time(NULL) - days * 86400;
 	json_t *found = json_array();
 	json_t *sessions = list_all(cfg, "/v1/checkout/sessions", "", since, &err);
-	json_t *events = sessions ? list_all(cfg, "/v1/events", "&delivery_success=false", since, &err) : NULL;
+	json_t *events =
+	        sessions ? list_all(cfg, "/v1/events", "&delivery_success=false", since, &err)
+	                 : NULL;
 	if (sessions && events) {
 		compare_sessions(conn, sessions, found);
 		compare_events(conn, events, found);

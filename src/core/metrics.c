@@ -48,8 +48,8 @@ char *metrics_render(void)
 		for (size_t k = 0; k < i && first; k++)
 			first = !same(table[k].name, table[i].name);
 		if (first)
-			buf_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", table[i].name, table[i].help,
-			           table[i].name);
+			buf_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", table[i].name,
+			           table[i].help, table[i].name);
 		if (table[i].label)
 			buf_printf(&b, "%s{%s=\"%s\"} %llu\n", table[i].name, table[i].label,
 			           table[i].value, table[i].count);

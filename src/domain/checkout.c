@@ -29,7 +29,7 @@ int checkout_validate(const json_t *body, struct sk_err *err)
 static const char *channel_purpose(const char *channel)
 {
 	static const char *const map[][2] = {
-	        {"receipt", "email_delivery"}, {"email", "email_delivery"},
+	        {"receipt", "email_delivery"},    {"email", "email_delivery"},
 	        {"echo_email", "email_delivery"}, {"share_card", "public_share"},
 	        {"gift", "gift_delivery"},        {"passport", "passport_sync"},
 	};
@@ -82,8 +82,9 @@ static int require_channels(PGconn *conn, const char *user_id, const char *chann
 
 static json_t *open_session_answer(PGresult *res, bool reused)
 {
-	return json_pack("{s:s, s:s, s:s, s:b}", "checkout_session_id", PQgetvalue(res, 0, 0), "url",
-	                 PQgetvalue(res, 0, 1), "expires_at", PQgetvalue(res, 0, 2), "reused", reused);
+	return json_pack("{s:s, s:s, s:s, s:b}", "checkout_session_id", PQgetvalue(res, 0, 0),
+	                 "url", PQgetvalue(res, 0, 1), "expires_at", PQgetvalue(res, 0, 2),
+	                 "reused", reused);
 }
 
 /* Create the session at Stripe and store it. */
@@ -98,36 +99,55 @@ static json_t *create_session(PGconn *conn, const struct config *cfg, const char
 	}
 	snprintf(key, sizeof(key), "checkout:%s", uuid);
 	const char *site = cfg->site_url ? cfg->site_url : "http://localhost:3000";
-	snprintf(success, sizeof(success), "%s/checkout/success?session_id={CHECKOUT_SESSION_ID}", site);
+	snprintf(success, sizeof(success), "%s/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+	         site);
 	snprintf(cancel, sizeof(cancel), "%s/shop/%s", site, slug);
-	const char *form[] = {"mode",          "payment",     "line_items[0][price]",    price,
-	                      "line_items[0][quantity]", "1", "client_reference_id", user_id,
-	                      "metadata[purchase_link]", slug, "metadata[checkout]", key,
-	                      "success_url",   success,       "cancel_url",              cancel,
+	const char *form[] = {"mode",
+	                      "payment",
+	                      "line_items[0][price]",
+	                      price,
+	                      "line_items[0][quantity]",
+	                      "1",
+	                      "client_reference_id",
+	                      user_id,
+	                      "metadata[purchase_link]",
+	                      slug,
+	                      "metadata[checkout]",
+	                      key,
+	                      "success_url",
+	                      success,
+	                      "cancel_url",
+	                      cancel,
 	                      NULL};
 	json_t *s = stripe_api_post(cfg, "/v1/checkout/sessions", form, key, err);
 	if (!s)
 		return NULL;
-	const char *id = json_str(s, "id"), *url = json_str(s, "url"), *currency = json_str(s, "currency");
-	json_t *amount = json_object_get(s, "amount_total"), *expires = json_object_get(s, "expires_at");
+	const char *id = json_str(s, "id"), *url = json_str(s, "url"),
+	           *currency = json_str(s, "currency");
+	json_t *amount = json_object_get(s, "amount_total"),
+	       *expires = json_object_get(s, "expires_at");
 	char amount_s[24], expires_s[24];
 	if (!id || strncmp(id, "cs_", 3) != 0 || !url || !json_is_integer(amount) || !currency ||
 	    !json_is_integer(expires)) {
 		json_decref(s);
-		err_set(err, PROBLEM_BAD_GATEWAY, "Stripe's Checkout Session lacks id, url, amount or expiry");
+		err_set(err, PROBLEM_BAD_GATEWAY,
+		        "Stripe's Checkout Session lacks id, url, amount or expiry");
 		return NULL;
 	}
 	snprintf(amount_s, sizeof(amount_s), "%lld", (long long)json_integer_value(amount));
 	snprintf(expires_s, sizeof(expires_s), "%lld", (long long)json_integer_value(expires));
-	const char *params[] = {id,       user_id,  link_id, reading_id,
-	                        url,      amount_s, currency, json_is_true(json_object_get(s, "livemode")) ? "true" : "false",
-	                        key,      expires_s};
+	const char *params[] = {
+	        id,       user_id,
+	        link_id,  reading_id,
+	        url,      amount_s,
+	        currency, json_is_true(json_object_get(s, "livemode")) ? "true" : "false",
+	        key,      expires_s};
 	PGresult *res = db_query(conn, sql_insert, 10, params, err);
 	json_t *out = NULL;
 	if (res) {
 		out = json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", PQgetvalue(res, 0, 0),
-		                "checkout_session_id", id, "url", url, "expires_at", PQgetvalue(res, 0, 1),
-		                "reused", 0);
+		                "checkout_session_id", id, "url", url, "expires_at",
+		                PQgetvalue(res, 0, 1), "reused", 0);
 		PQclear(res);
 	}
 	json_decref(s);
@@ -141,7 +161,8 @@ json_t *checkout_open(PGconn *conn, const struct config *cfg, const char *user_i
 	const char *reading = json_str(body, "reading_id");
 	if (reading) { /* the person's own reading, under RLS */
 		const char *p[] = {reading};
-		PGresult *r = db_query(conn, "SELECT 1 FROM public.readings WHERE id = $1", 1, p, err);
+		PGresult *r =
+		        db_query(conn, "SELECT 1 FROM public.readings WHERE id = $1", 1, p, err);
 		bool mine = r && PQntuples(r) == 1;
 		PQclear(r);
 		if (!mine) {
@@ -171,7 +192,8 @@ json_t *checkout_open(PGconn *conn, const struct config *cfg, const char *user_i
 
 	/* One person, one link: concurrent requests take turns here until this one commits. */
 	const char *lk[] = {user_id, link_id};
-	if (db_exec(conn, "SELECT pg_advisory_xact_lock(hashtextextended('checkout:' || $1 || ':' || $2, 0))",
+	if (db_exec(conn,
+	            "SELECT pg_advisory_xact_lock(hashtextextended('checkout:' || $1 || ':' || $2, 0))",
 	            2, lk, err) < 0)
 		return NULL;
 	const char *op[] = {user_id, link_id, reading};
@@ -182,7 +204,8 @@ json_t *checkout_open(PGconn *conn, const struct config *cfg, const char *user_i
 	if (PQntuples(open) == 1 && strcmp(PQgetvalue(open, 0, 3), "t") == 0)
 		out = open_session_answer(open, true);
 	else if (PQntuples(open) == 1)
-		err_set(err, PROBLEM_CONFLICT, "a checkout for this link is open for another reading");
+		err_set(err, PROBLEM_CONFLICT,
+		        "a checkout for this link is open for another reading");
 	else
 		out = create_session(conn, cfg, user_id, link_id, slug, price, reading, err);
 	PQclear(open);
@@ -221,18 +244,21 @@ json_t *checkout_confirm(PGconn *conn, const struct config *cfg, const char *use
 	if (!verdict)
 		return NULL;
 	json_decref(verdict);
-	PGresult *st = db_query(conn,
-	                        "SELECT s.outcome, (SELECT json_build_object('status', e.status, 'unlock_route',"
-	                        "        e.unlock_route) FROM public.payments pay JOIN public.entitlements e"
-	                        "        ON e.payment_id = pay.id WHERE pay.checkout_session_id = s.id)::text"
-	                        "  FROM public.checkout_sessions s WHERE s.stripe_checkout_session_id = $1",
-	                        1, p, err);
+	PGresult *st = db_query(
+	        conn,
+	        "SELECT s.outcome, (SELECT json_build_object('status', e.status, 'unlock_route',"
+	        "        e.unlock_route) FROM public.payments pay JOIN public.entitlements e"
+	        "        ON e.payment_id = pay.id WHERE pay.checkout_session_id = s.id)::text"
+	        "  FROM public.checkout_sessions s WHERE s.stripe_checkout_session_id = $1",
+	        1, p, err);
 	if (!st)
 		return NULL;
 	json_error_t jerr;
-	json_t *ent = PQgetisnull(st, 0, 1) ? json_null() : json_loads(PQgetvalue(st, 0, 1), 0, &jerr);
-	json_t *out = json_pack("{s:s, s:s, s:o}", "checkout_session_id", stripe_session_id, "outcome",
-	                        PQgetvalue(st, 0, 0), "entitlement", ent ? ent : json_null());
+	json_t *ent =
+	        PQgetisnull(st, 0, 1) ? json_null() : json_loads(PQgetvalue(st, 0, 1), 0, &jerr);
+	json_t *out =
+	        json_pack("{s:s, s:s, s:o}", "checkout_session_id", stripe_session_id, "outcome",
+	                  PQgetvalue(st, 0, 0), "entitlement", ent ? ent : json_null());
 	PQclear(st);
 	return out;
 }

@@ -119,10 +119,12 @@ json_t *fulfill_session(PGconn *conn, const json_t *session, struct sk_err *err)
 	char cause[300];
 	snprintf(cause, sizeof(cause), "confirm:%s", id ? id : "");
 	const char *params[] = {text, cause};
-	PGresult *res = text ? db_query(conn,
-	                                "SELECT scrollkeep.apply_checkout_session($1::jsonb, 'confirm', $2)",
-	                                2, params, err)
-	                     : NULL;
+	PGresult *res =
+	        text ? db_query(
+	                       conn,
+	                       "SELECT scrollkeep.apply_checkout_session($1::jsonb, 'confirm', $2)",
+	                       2, params, err)
+	             : NULL;
 	free(text);
 	return with_deliveries(conn, verdict_of(res, err), err);
 }

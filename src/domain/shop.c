@@ -10,8 +10,8 @@
 #include "core/db.h"
 #include "core/json.h"
 
-static const char *const layers[] = {"readings", "echo",      "council", "artifacts",
-                                     "passport", "shop",      NULL};
+static const char *const layers[] = {"readings", "echo", "council", "artifacts",
+                                     "passport", "shop", NULL};
 
 static const struct json_field product_fields[] = {
         {"stripe_product_id", JSON_FIELD_STRING, true, 6, 255, NULL},
@@ -109,20 +109,21 @@ static int upsert(PGconn *conn, const char *sql, int n, const char *const *param
 	bool exists = res && PQntuples(res) == 1;
 	PQclear(res);
 	if (!exists)
-		return err_set(err, PROBLEM_INVALID_BODY, "%s %s refers to something not in the catalog",
-		               what, key);
+		return err_set(err, PROBLEM_INVALID_BODY,
+		               "%s %s refers to something not in the catalog", what, key);
 	count->unchanged++;
 	return 0;
 }
 
-static int import_product(PGconn *conn, const json_t *p, struct shop_report *rep, struct sk_err *err)
+static int import_product(PGconn *conn, const json_t *p, struct shop_report *rep,
+                          struct sk_err *err)
 {
 	if (json_check_fields(p, product_fields, COUNT(product_fields), "products[]", err) < 0)
 		return -1;
 	const char *pid = json_str(p, "stripe_product_id");
 	const char *params[] = {pid, json_str(p, "code"), json_str(p, "layer"), json_str(p, "name"),
 	                        flag(p, "active", true)};
-	if (upsert(conn, sql_product, 5, params, &rep->products, "product", 
+	if (upsert(conn, sql_product, 5, params, &rep->products, "product",
 	           "SELECT 1 FROM public.products WHERE stripe_product_id = $1", pid, err) < 0)
 		return -1;
 	size_t i;
@@ -132,11 +133,14 @@ static int import_product(PGconn *conn, const json_t *p, struct shop_report *rep
 		if (json_check_fields(pr, price_fields, COUNT(price_fields), "prices[]", err) < 0)
 			return -1;
 		char amount[24];
-		snprintf(amount, sizeof(amount), "%lld", (long long)json_integer_value(json_object_get(pr, "unit_amount")));
-		const char *pp[] = {json_str(pr, "stripe_price_id"), pid, json_str(pr, "currency"), amount,
-		                    flag(pr, "livemode", false), flag(pr, "active", true)};
+		snprintf(amount, sizeof(amount), "%lld",
+		         (long long)json_integer_value(json_object_get(pr, "unit_amount")));
+		const char *pp[] = {json_str(pr, "stripe_price_id"), pid,
+		                    json_str(pr, "currency"),        amount,
+		                    flag(pr, "livemode", false),     flag(pr, "active", true)};
 		if (upsert(conn, sql_price, 6, pp, &rep->prices, "price",
-		           "SELECT 1 FROM public.prices WHERE stripe_price_id = $1", pp[0], err) < 0)
+		           "SELECT 1 FROM public.prices WHERE stripe_price_id = $1", pp[0],
+		           err) < 0)
 			return -1;
 	}
 	return 0;
@@ -148,8 +152,9 @@ static int import_link(PGconn *conn, const json_t *l, struct shop_report *rep, s
 		return -1;
 	json_t *channels = json_object_get(l, "channels");
 	char *ch = json_dumps(channels ? channels : json_array(), JSON_COMPACT);
-	const char *params[] = {json_str(l, "slug"), json_str(l, "price"), json_str(l, "unlock_route"),
-	                        ch ? ch : "[]", flag(l, "active", true)};
+	const char *params[] = {json_str(l, "slug"), json_str(l, "price"),
+	                        json_str(l, "unlock_route"), ch ? ch : "[]",
+	                        flag(l, "active", true)};
 	int rc = upsert(conn, sql_link, 5, params, &rep->links, "purchase link",
 	                "SELECT 1 FROM public.purchase_links WHERE slug = $1", params[0], err);
 	free(ch);
@@ -194,8 +199,9 @@ json_t *shop_entitlements(PGconn *conn, struct sk_err *err)
 {
 	/* products are the server's: their code and name come through a security-barrier join
 	 * run as service_role after RLS has chosen the person's entitlement ids. */
-	PGresult *ids = db_query(conn, "SELECT coalesce(json_agg(id), '[]')::text FROM public.entitlements", 0,
-	                         NULL, err);
+	PGresult *ids =
+	        db_query(conn, "SELECT coalesce(json_agg(id), '[]')::text FROM public.entitlements",
+	                 0, NULL, err);
 	if (!ids)
 		return NULL;
 	char *list = strdup(PQgetvalue(ids, 0, 0));
@@ -205,14 +211,15 @@ json_t *shop_entitlements(PGconn *conn, struct sk_err *err)
 		return NULL;
 	}
 	const char *params[] = {list};
-	json_t *out = one_json(conn,
-	                       "SELECT json_build_object('entitlements', coalesce(json_agg(json_build_object("
-	                       " 'id', e.id, 'product_code', p.code, 'product_name', p.name,"
-	                       " 'unlock_route', e.unlock_route, 'status', e.status, 'granted_at', e.granted_at)"
-	                       " ORDER BY e.created_at), '[]'))::text"
-	                       " FROM public.entitlements e JOIN public.products p ON p.id = e.product_id"
-	                       " WHERE e.id IN (SELECT json_array_elements_text($1::json)::uuid)",
-	                       1, params, err);
+	json_t *out = one_json(
+	        conn,
+	        "SELECT json_build_object('entitlements', coalesce(json_agg(json_build_object("
+	        " 'id', e.id, 'product_code', p.code, 'product_name', p.name,"
+	        " 'unlock_route', e.unlock_route, 'status', e.status, 'granted_at', e.granted_at)"
+	        " ORDER BY e.created_at), '[]'))::text"
+	        " FROM public.entitlements e JOIN public.products p ON p.id = e.product_id"
+	        " WHERE e.id IN (SELECT json_array_elements_text($1::json)::uuid)",
+	        1, params, err);
 	free(list);
 	return out;
 }

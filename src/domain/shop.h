@@ -7,8 +7,9 @@
  * nothing. The file:
  *
  *   {"products": [{"stripe_product_id", "code", "layer", "name", "active"?,
- *                  "prices": [{"stripe_price_id", "currency", "unit_amount", "livemode"?, "active"?}]}],
- *    "purchase_links": [{"slug", "price" (a stripe_price_id), "unlock_route", "channels"?, "active"?}]}
+ *                  "prices": [{"stripe_price_id", "currency", "unit_amount", "livemode"?,
+ * "active"?}]}], "purchase_links": [{"slug", "price" (a stripe_price_id), "unlock_route",
+ * "channels"?, "active"?}]}
  */
 #ifndef SK_SHOP_H
 #define SK_SHOP_H
@@ -27,7 +28,8 @@ struct shop_report {
 };
 
 /* Import catalog in the caller's transaction (as service_role). */
-int shop_import(PGconn *conn, const json_t *catalog, struct shop_report *report, struct sk_err *err);
+int shop_import(PGconn *conn, const json_t *catalog, struct shop_report *report,
+                struct sk_err *err);
 
 /* {"entitlements": [{id, product_code, product_name, unlock_route, status, granted_at}]}: the
  * person's own, read under RLS (the caller's transaction runs as authenticated). */

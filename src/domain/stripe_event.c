@@ -54,7 +54,8 @@ static int read_event(json_t *ev, const char **id, const char **type, bool *live
 	json_t *when = json_object_get(ev, "created");
 	if (!*id || strncmp(*id, "evt_", 4) != 0 || strlen(*id) > 254 || !*type ||
 	    strlen(*type) > 100 || !json_is_boolean(live) || !json_is_integer(when) ||
-	    !json_is_object(obj) || strcmp(json_str(ev, "object") ? json_str(ev, "object") : "", "event") != 0)
+	    !json_is_object(obj) ||
+	    strcmp(json_str(ev, "object") ? json_str(ev, "object") : "", "event") != 0)
 		return err_set(err, PROBLEM_INVALID_BODY, "not a Stripe event");
 	*livemode = json_is_true(live);
 	*created = json_integer_value(when);
@@ -86,9 +87,14 @@ int stripe_event_store(PGconn *conn, const char *raw, size_t len, struct stripe_
 	snprintf(created_s, sizeof(created_s), "%lld", (long long)created);
 	const char *status = stripe_event_handled(type) ? "received" : "ignored";
 	char *payload = strndup(raw, len);
-	const char *params[] = {id,         type,      livemode ? "true" : "false",
-	                        api_version ? api_version : "", object_id ? object_id : "",
-	                        created_s,  payload,   status};
+	const char *params[] = {id,
+	                        type,
+	                        livemode ? "true" : "false",
+	                        api_version ? api_version : "",
+	                        object_id ? object_id : "",
+	                        created_s,
+	                        payload,
+	                        status};
 	PGresult *res = payload ? db_query(conn, sql_store, 8, params, err) : NULL;
 	free(payload);
 	if (!res) {
@@ -104,7 +110,8 @@ int stripe_event_store(PGconn *conn, const char *raw, size_t len, struct stripe_
 	/* A repeat only counts up: the event itself is durable already, so this commit need not
 	 * wait for the disk (a crash may lose a count, never an event). */
 	if (out->duplicate)
-		return db_exec(conn, "SET LOCAL synchronous_commit = off", 0, NULL, err) < 0 ? -1 : 0;
+		return db_exec(conn, "SET LOCAL synchronous_commit = off", 0, NULL, err) < 0 ? -1
+		                                                                             : 0;
 	if (strcmp(out->status, "received") != 0)
 		return 0;
 	char key[280];

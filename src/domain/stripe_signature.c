@@ -140,7 +140,8 @@ size_t stripe_signature_secrets(const char *value, char *storage, size_t storage
 		return 0;
 	size_t n = 0;
 	char *save = NULL;
-	for (char *s = strtok_r(storage, ",", &save); s && n < max; s = strtok_r(NULL, ",", &save)) {
+	for (char *s = strtok_r(storage, ",", &save); s && n < max;
+	     s = strtok_r(NULL, ",", &save)) {
 		while (*s == ' ')
 			s++;
 		size_t len = strlen(s);

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#define STRIPE_SIG_TOLERANCE 300
-#define STRIPE_SIG_MAX_HEADER 8192
+#define STRIPE_SIG_TOLERANCE   300
+#define STRIPE_SIG_MAX_HEADER  8192
 #define STRIPE_SIG_MAX_SECRETS 4
 
 enum stripe_sig {

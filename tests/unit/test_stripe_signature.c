@@ -14,7 +14,8 @@
 
 #include "domain/stripe_signature.h"
 
-static const char body[] = "{\"id\":\"evt_1\",\"object\":\"event\",\"type\":\"checkout.session.completed\"}";
+static const char body[] =
+        "{\"id\":\"evt_1\",\"object\":\"event\",\"type\":\"checkout.session.completed\"}";
 static const char secret[] = "whsec_test_secret_0123456789";
 /* generateTestHeaderString({payload: body, secret, timestamp: 1764000000}) */
 static const char good[] = "e5dd8117195528aeb1e15ca31e8b563dad79475a6239d706ec73272b698db71b";
@@ -47,7 +48,8 @@ static void tampering_is_refused(void **state)
 	const char *one[] = {secret};
 	char h[256];
 	snprintf(h, sizeof(h), "t=1764000000,v1=%s", good);
-	const char tampered[] = "{\"id\":\"evt_2\",\"object\":\"event\",\"type\":\"checkout.session.completed\"}";
+	const char tampered[] =
+	        "{\"id\":\"evt_2\",\"object\":\"event\",\"type\":\"checkout.session.completed\"}";
 	assert_int_equal(stripe_signature_verify(h, tampered, strlen(tampered), one, 1, T),
 	                 STRIPE_SIG_MISMATCH);
 	snprintf(h, sizeof(h), "t=1764000001,v1=%s", good); /* the time is signed too */
@@ -90,7 +92,8 @@ static void malformed_headers(void **state)
 	assert_int_equal(verify(h, one, 1, T), STRIPE_SIG_NO_V1);
 	assert_int_equal(verify("t=1764000000", one, 1, T), STRIPE_SIG_NO_V1);
 	assert_int_equal(verify(",,,=,t=", one, 1, T), STRIPE_SIG_MALFORMED);
-	snprintf(h, sizeof(h), " t=1764000000,v1=%s", good); /* keys are not trimmed, as in Stripe's */
+	snprintf(h, sizeof(h), " t=1764000000,v1=%s",
+	         good); /* keys are not trimmed, as in Stripe's */
 	assert_int_equal(verify(h, one, 1, T), STRIPE_SIG_MALFORMED);
 }
 
