@@ -11,11 +11,13 @@
 #include "core/db.h"
 #include "core/http.h"
 #include "domain/migrate.h"
+#include "domain/stripe_ingest.h"
 
 struct app {
 	const struct config *cfg;
 	struct db_pool *pool;
-	struct migration_set expected; /* read from SCROLLKEEP_MIGRATIONS_DIR at start-up */
+	struct stripe_ingest *stripe_ingest; /* the webhook's group commit */
+	struct migration_set expected;       /* read from SCROLLKEEP_MIGRATIONS_DIR at start-up */
 	bool expected_known;
 };
 

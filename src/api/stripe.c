@@ -3,18 +3,19 @@
  *
  * The raw body is verified against Stripe-Signature before anything is parsed (an unsigned,
  * forged, stale or oversized request is answered 400, or 413, with nothing stored); a
- * verified event is stored and committed, then answered 200. Processing runs later as its
- * stripe_event_job, so Stripe is never kept waiting on it.
+ * verified event is stored and committed — group-committed with the deliveries arriving on
+ * other threads at the same moment (stripe_ingest.h) — then answered 200. Processing runs later as
+ * its stripe_event_job, so Stripe is never kept waiting on it.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "api/app.h"
-#include "core/db.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "domain/stripe_event.h"
+#include "domain/stripe_ingest.h"
 #include "domain/stripe_signature.h"
 
 static void refuse(struct http_request *req, struct http_response *res, enum stripe_sig why)
@@ -51,18 +52,10 @@ void api_stripe_webhook(struct http_request *req, struct http_response *res)
 	if (sig != STRIPE_SIG_OK)
 		return refuse(req, res, sig);
 
+	struct stripe_event_in ev;
 	struct stripe_stored stored;
-	PGconn *conn = db_acquire(app->pool, 5000, &err);
-	int rc = -1;
-	if (conn && db_begin_as(conn, DB_ROLE_SERVICE, NULL, &err) == 0 &&
-	    stripe_event_store(conn, req->body, req->body_len, &stored, &err) == 0)
-		rc = db_commit(conn, &err);
-	if (conn) {
-		if (rc < 0)
-			db_rollback(conn);
-		db_release(app->pool, conn);
-	}
-	if (rc < 0) {
+	if (stripe_event_parse(req->body, req->body_len, &ev, &err) < 0 ||
+	    stripe_ingest_store(app->stripe_ingest, &ev, &stored, &err) < 0) {
 		http_respond_problem(res, req, &err);
 		return;
 	}

@@ -43,8 +43,11 @@ static int run(int argc, char **argv, const struct config *cfg)
 	/* One connection per HTTP thread, and a few for the paths that hold two. */
 	struct db_options opt = {.app_name = "scrollkeep-serve", .statement_timeout_ms = 15000};
 	app.pool = db_pool_new(cfg->database_url, &opt, cfg->http_threads + 2);
-	if (!app.pool) {
+	app.stripe_ingest = stripe_ingest_new(cfg->database_url);
+	if (!app.pool || !app.stripe_ingest) {
 		err_set(&err, PROBLEM_INTERNAL, "out of memory");
+		stripe_ingest_free(app.stripe_ingest);
+		db_pool_free(app.pool);
 		migrations_free(&app.expected);
 		return command_fail(&cmd_serve, &err);
 	}
@@ -60,6 +63,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 	};
 	struct http_server *srv = http_server_start(&hopt, &err);
 	if (!srv) {
+		stripe_ingest_free(app.stripe_ingest);
 		db_pool_free(app.pool);
 		migrations_free(&app.expected);
 		return command_fail(&cmd_serve, &err);
@@ -77,6 +81,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 	sigwait(&stop, &sig);
 	log_info("server_stopping", LF_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
 	http_server_stop(srv, 5000);
+	stripe_ingest_free(app.stripe_ingest);
 	db_pool_free(app.pool);
 	migrations_free(&app.expected);
 	log_info("server_stopped", LF_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));

@@ -24,7 +24,7 @@ const struct config_var config_vars[] = {
         {"AI_API_KEY", true, false, "the AI contract's endpoint", NULL},
         {"SCROLLKEEP_LISTEN", false, false, "the HTTP server's address", "127.0.0.1:8080"},
         {"SCROLLKEEP_MIGRATIONS_DIR", false, false, "migrate, readiness", "supabase/migrations"},
-        {"SCROLLKEEP_HTTP_THREADS", false, false, "HTTP worker threads", "8"},
+        {"SCROLLKEEP_HTTP_THREADS", false, false, "HTTP worker threads", "32"},
         {"SCROLLKEEP_OPERATOR", false, false, "the operator handle jobs retry/cancel audit",
          "the login name"},
         {"SCROLLKEEP_JOB_RETENTION_DAYS", false, false, "how long finished jobs are kept", "14"},
@@ -101,7 +101,7 @@ int config_load(struct config *cfg, struct sk_err *err)
 		return err_set(err, PROBLEM_USAGE,
 		               "SCROLLKEEP_LISTEN must be IP:PORT, for example 127.0.0.1:8080");
 
-	const char *threads = env_or("SCROLLKEEP_HTTP_THREADS", "8");
+	const char *threads = env_or("SCROLLKEEP_HTTP_THREADS", "32");
 	char *end;
 	long n = strtol(threads, &end, 10);
 	if (*end || n < 1 || n > 256)

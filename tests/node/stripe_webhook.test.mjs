@@ -103,6 +103,30 @@ test('the same event delivered 50 times at once: one row, counted 50 times, one 
   assert.equal(row.received_count, 50);
 });
 
+test('deliveries arriving together are stored together: each event once, every delivery counted, one job each; a bad one fails alone', async () => {
+  const events = Array.from({ length: 30 }, () => sessionCompleted());
+  const deliveries = events.flatMap((e, i) => Array.from({ length: 1 + (i % 3) }, () => JSON.stringify(e)));
+  // Valid JSON, signed, shaped like an event, but PostgreSQL's jsonb refuses \u0000: the batch
+  // it lands in fails, and each of its deliveries is stored again on its own.
+  const bad = JSON.stringify(sessionCompleted()).replace('"Ada Buyer"', '"Ada\\u0000Buyer"');
+  const order = [...deliveries, bad].sort(() => Math.random() - 0.5);
+  const before = await counts();
+  const answers = await Promise.all(order.map((body) => post(body, sign(body)).then(async (r) => ({ body, status: r.status, json: await r.json() }))));
+  const refused = answers.filter((a) => a.status !== 200);
+  assert.deepEqual(refused.map((a) => a.body), [bad], 'only the bad event is refused');
+  for (const e of events) {
+    const mine = answers.filter((a) => a.status === 200 && JSON.parse(a.body).id === e.id);
+    assert.equal(mine.filter((a) => !a.json.duplicate).length, 1, 'one delivery of each was the first');
+  }
+  const after = await counts();
+  assert.equal(after.events, before.events + events.length);
+  assert.equal(after.jobs, before.jobs + events.length);
+  const { rows } = await db.query('SELECT stripe_event_id, received_count FROM stripe_events WHERE stripe_event_id = ANY($1)',
+                                  [[...events.map((e) => e.id), JSON.parse(bad).id]]);
+  assert.deepEqual(Object.fromEntries(rows.map((r) => [r.stripe_event_id, r.received_count])),
+                   Object.fromEntries(events.map((e, i) => [e.id, 1 + (i % 3)])), 'counted, and the bad one not stored');
+});
+
 test('an event type scrollkeep does not act on is stored as ignored and answered 2xx', async () => {
   const event = { ...sessionCompleted(), type: 'customer.created', data: { object: { id: 'cus_test_1', object: 'customer' } } };
   const payload = JSON.stringify(event);
