@@ -1,13 +1,15 @@
 /*
  * admin.c — the operators' routes, for the service role: GET /v1/admin/jobs,
  * GET /v1/admin/jobs/{id} and POST /v1/admin/jobs/{id}/retry ({id} is a job id or a
- * support reference). A retry is audited with the body's actor and reason.
+ * support reference), and GET /v1/admin/audit. A retry is audited with the body's actor and
+ * reason.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "call.h"
 #include "core/json.h"
+#include "domain/audit.h"
 #include "jobs/support.h"
 
 static const struct json_field retry_fields[] = {
@@ -75,6 +77,36 @@ void api_admin_jobs_retry(struct http_request *req, struct http_response *res)
 			           jobs_retry(c.conn, ref, actor ? actor : "service",
 			                      actor ? "operator" : "service",
 			                      json_str(c.body, "reason"), &c.err));
+	}
+	api_end(&c);
+}
+
+/* A query parameter that must be a positive integer when present: its value, 0 when absent,
+ * -1 when malformed. */
+static long long query_number(struct http_request *req, const char *name)
+{
+	const char *text = http_query(req, name);
+	if (!text)
+		return 0;
+	char *end;
+	long long v = strtoll(text, &end, 10);
+	return *text < '0' || *text > '9' || *end || v < 1 ? -1 : v;
+}
+
+/* GET /v1/admin/audit?limit=&before=&after=&action= — the trail in chain order, latest page
+ * first (before= pages back, after= pages forward). */
+void api_admin_audit_list(struct http_request *req, struct http_response *res)
+{
+	struct api_call c;
+	if (api_begin(&c, req, res, AUTH_SERVICE, NULL) == 0) {
+		long long limit = http_query(req, "limit") ? query_number(req, "limit") : 100;
+		struct audit_filter f = {
+		        .before = query_number(req, "before"),
+		        .after = query_number(req, "after"),
+		        .action = http_query(req, "action"),
+		        .limit = limit > 0 && limit <= 1000 ? (int)limit : -1,
+		};
+		api_finish(&c, 200, audit_list(c.conn, &f, &c.err));
 	}
 	api_end(&c);
 }

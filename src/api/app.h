@@ -47,6 +47,7 @@ void api_council_record(struct http_request *req, struct http_response *res);
 void api_admin_jobs_list(struct http_request *req, struct http_response *res);
 void api_admin_jobs_show(struct http_request *req, struct http_response *res);
 void api_admin_jobs_retry(struct http_request *req, struct http_response *res);
+void api_admin_audit_list(struct http_request *req, struct http_response *res);
 
 /* artifacts.c */
 void api_artifacts_request(struct http_request *req, struct http_response *res);

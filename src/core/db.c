@@ -282,6 +282,22 @@ PGresult *db_query_prepared(PGconn *conn, const char *name, int nparams, const c
 	return NULL;
 }
 
+json_t *db_query_json(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      struct sk_err *err)
+{
+	PGresult *res = db_query(conn, sql, nparams, params, err);
+	if (!res)
+		return NULL;
+	json_t *out = NULL;
+	json_error_t jerr;
+	if (PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0))
+		out = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+	PQclear(res);
+	if (!out)
+		err_set(err, PROBLEM_INTERNAL, "the database answered no JSON value");
+	return out;
+}
+
 int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
             struct sk_err *err)
 {

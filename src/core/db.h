@@ -14,6 +14,7 @@
 #ifndef SK_DB_H
 #define SK_DB_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 
@@ -74,6 +75,11 @@ int db_prepare(PGconn *conn, const char *name, const char *sql, int nparams, str
 /* db_query for a statement prepared with db_prepare. */
 PGresult *db_query_prepared(PGconn *conn, const char *name, int nparams, const char *const *params,
                             struct sk_err *err);
+
+/* db_query for a statement answering one row of one JSON column: the parsed value, or NULL
+ * with err filled (PROBLEM_INTERNAL when the answer is not one JSON value). */
+json_t *db_query_json(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      struct sk_err *err);
 
 /* db_query for statements whose result is not needed. */
 int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,

@@ -29,6 +29,36 @@ struct audit_event {
 /* Append ev in the caller's transaction (running as service_role). */
 int audit_append(PGconn *conn, const struct audit_event *ev, struct sk_err *err);
 
+/* What to read of the trail: at most limit events (1 to 1000), of one action or all, with
+ * chain_seq below before or above after (each 0 for no bound). Without after, the latest
+ * events; with it, the earliest after it (what `audit tail --follow` has not printed yet). */
+struct audit_filter {
+	long long before;
+	long long after;
+	const char *action;
+	int limit;
+};
+
+/* {"events": [… in chain order …]} as a service_role transaction sees them. Returns NULL with
+ * PROBLEM_BAD_REQUEST for a filter out of range. */
+json_t *audit_list(PGconn *conn, const struct audit_filter *f, struct sk_err *err);
+
+/* The chain as scrollkeep.audit_chain_check() finds it. */
+struct audit_chain {
+	long long rows;
+	long long head_seq; /* 0 when the trail is empty */
+	char head_hash[65];
+	long long broken_seq; /* 0 when every row holds */
+	long long broken_id;
+	char problem[8]; /* gap, link or hash */
+};
+
+/* Walk the whole chain (as service_role, in the caller's transaction). */
+int audit_chain_check(PGconn *conn, struct audit_chain *out, struct sk_err *err);
+
+/* Whether action has the form the trail accepts (noun.verb). */
+bool audit_action_valid(const char *action);
+
 /* Whether actor has the form the trail accepts. */
 bool audit_actor_valid(const char *actor);
 

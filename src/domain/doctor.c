@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/db.h"
+#include "domain/audit.h"
 #include "domain/migrate.h"
 #include "domain/rls.h"
 
@@ -203,6 +204,28 @@ static int check_lints(struct doctor_report *r, PGconn *conn)
 	return rc;
 }
 
+/* The audit chain's head, to compare with a copy kept outside the database (and written into
+ * every backup manifest): a broken chain is a finding. */
+static int check_audit(struct doctor_report *r, PGconn *conn)
+{
+	struct sk_err err = {0};
+	struct audit_chain chain;
+	int rc;
+	if (db_begin_as(conn, DB_ROLE_SERVICE, NULL, &err) < 0 ||
+	    audit_chain_check(conn, &chain, &err) < 0)
+		rc = add(r, "audit", "chain", DOCTOR_FINDING, "cannot walk the chain: %s",
+		         err.detail);
+	else if (chain.broken_seq)
+		rc = add(r, "audit", "chain", DOCTOR_FINDING,
+		         "broken at seq %lld (row id %lld, %s): run scrollkeep audit verify",
+		         chain.broken_seq, chain.broken_id, chain.problem);
+	else
+		rc = add(r, "audit", "chain", DOCTOR_OK, "%lld rows intact, head %lld %s",
+		         chain.rows, chain.head_seq, chain.head_seq ? chain.head_hash : "(empty)");
+	db_rollback(conn);
+	return rc;
+}
+
 int doctor_run(const struct config *cfg, struct doctor_report *report, struct sk_err *err)
 {
 	memset(report, 0, sizeof(*report));
@@ -223,6 +246,8 @@ int doctor_run(const struct config *cfg, struct doctor_report *report, struct sk
 		rc = check_migrations(report, conn, cfg);
 	if (rc == 0)
 		rc = check_lints(report, conn);
+	if (rc == 0)
+		rc = check_audit(report, conn);
 	PQfinish(conn);
 	if (rc < 0)
 		goto oom;

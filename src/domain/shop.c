@@ -181,20 +181,6 @@ int shop_import(PGconn *conn, const json_t *catalog, struct shop_report *rep, st
 	return 0;
 }
 
-static json_t *one_json(PGconn *conn, const char *sql, int n, const char *const *params,
-                        struct sk_err *err)
-{
-	PGresult *res = db_query(conn, sql, n, params, err);
-	if (!res)
-		return NULL;
-	json_error_t jerr;
-	json_t *out = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-	PQclear(res);
-	if (!out)
-		err_set(err, PROBLEM_INTERNAL, "cannot read the answer");
-	return out;
-}
-
 json_t *shop_entitlements(PGconn *conn, struct sk_err *err)
 {
 	/* products are the server's: their code and name come through a security-barrier join
@@ -211,7 +197,7 @@ json_t *shop_entitlements(PGconn *conn, struct sk_err *err)
 		return NULL;
 	}
 	const char *params[] = {list};
-	json_t *out = one_json(
+	json_t *out = db_query_json(
 	        conn,
 	        "SELECT json_build_object('entitlements', coalesce(json_agg(json_build_object("
 	        " 'id', e.id, 'product_code', p.code, 'product_name', p.name,"
@@ -227,9 +213,10 @@ json_t *shop_entitlements(PGconn *conn, struct sk_err *err)
 json_t *shop_unlock(PGconn *conn, const char *route, struct sk_err *err)
 {
 	const char *params[] = {route};
-	return one_json(conn,
-	                "SELECT json_build_object('route', $1::text, 'unlocked', count(*) > 0,"
-	                " 'entitlement_id', min(id::text))::text"
-	                " FROM public.entitlements WHERE unlock_route = $1 AND status = 'active'",
-	                1, params, err);
+	return db_query_json(
+	        conn,
+	        "SELECT json_build_object('route', $1::text, 'unlocked', count(*) > 0,"
+	        " 'entitlement_id', min(id::text))::text"
+	        " FROM public.entitlements WHERE unlock_route = $1 AND status = 'active'",
+	        1, params, err);
 }
