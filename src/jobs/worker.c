@@ -652,15 +652,17 @@ int worker_run(const struct worker_options *opt, struct sk_err *err)
 		pthread_mutex_lock(&w.lock);
 		bool room = count_state(&w, SLOT_FREE) > 0;
 		pthread_mutex_unlock(&w.lock);
+		/* Without a connection nothing but the next attempt to connect is due (the other
+		 * deadlines pass unserved meanwhile and must not make this loop spin). */
 		long long until = next_poll;
 		if (next_beat < until)
 			until = next_beat;
 		if (next_reap < until)
 			until = next_reap;
-		if (!connected(&w) && next_connect < until)
+		if (!connected(&w))
 			until = next_connect;
 		long long timeout = until - now_ms();
-		if ((wake && room) || opt->once)
+		if (connected(&w) && ((wake && room) || opt->once))
 			timeout = opt->once ? (timeout < 50 ? timeout : 50) : 0;
 		if (timeout < 0)
 			timeout = 0;

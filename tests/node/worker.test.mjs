@@ -2,10 +2,12 @@
 // comes back by the rules: idempotent kinds run again, external ones wait as 'unknown'), a
 // frozen worker whose late completion the lease token refuses, SIGTERM during work (running
 // jobs finish, unstarted ones are released without spending anything), and PostgreSQL
-// restarted under a running worker.
+// restarted under a running worker, or down for a while (the worker waits without spinning).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { baseEnv, createDatabase, privateCluster, startWorker, waitFor } from './lib/harness.mjs';
+import { baseEnv, createDatabase, env as harness, privateCluster, startWorker, waitFor } from './lib/harness.mjs';
 import { attempts, enqueue, enqueueMany, job, setupTestKinds, statusCounts } from './lib/queue.mjs';
 
 let db;
@@ -117,6 +119,32 @@ test('PostgreSQL restarted (fast, then immediate) under a running worker: it rec
     await waitFor(async () => (await done()) === 150, { ms: 30000, what: 'all 150 after restarts' });
     const events = w.logs().map((l) => l.event);
     assert.ok(events.includes('worker_disconnected') || events.includes('worker_connected'), 'it noticed and came back');
+    assert.equal(await w.stop(), 0);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+/** CPU seconds a process has used (user and system), from /proc. */
+function cpuSeconds(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+test('PostgreSQL down: the worker waits for it without spinning, and still stops on SIGTERM', async () => {
+  const cluster = await privateCluster();
+  try {
+    const w = startWorker(baseEnv(null, { DATABASE_URL: cluster.url }), ['--poll-ms', '200']);
+    await started(w);
+    await new Promise((resolve) => {
+      spawn('bash', ['-c', '. scripts/lib/cluster.sh && cluster_stop "$1" immediate', 'bash', cluster.pgdir],
+            { cwd: harness.root, stdio: 'ignore' }).on('close', resolve);
+    });
+    await waitFor(() => w.logs().some((l) => l.event === 'db_connect_failed'), { what: 'a failed reconnect' });
+    const before = cpuSeconds(w.child.pid);
+    await new Promise((r) => setTimeout(r, 3000));
+    const used = cpuSeconds(w.child.pid) - before;
+    assert.ok(used < 0.5, `the worker used ${used} s of CPU in 3 s while waiting for the database`);
     assert.equal(await w.stop(), 0);
   } finally {
     await cluster.stop();
