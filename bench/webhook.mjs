@@ -126,14 +126,24 @@ export async function run(ctx) {
   const c = await ctx.client();
   const users = await prepare(c);
   const server = start(ctx, ['serve']);
-  const url = await server.url;
   const worker = start(ctx, ['worker', '--concurrency', '4', '--batch', '64']);
+  try {
+    return await measure(c, users, server, worker);
+  } finally { // a failed run leaves no process behind
+    for (const p of [server, worker]) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    agent.destroy();
+    await c.end();
+  }
+}
+
+async function measure(c, users, server, worker) {
+  const url = await server.url;
   await sleep(500);
   const events = users.map((u, i) => { const body = completion(i + 1, u); return [body, sign(body)]; });
   const t0 = process.hrtime.bigint();
   const sent = await send(url, events);
   let granted = 0;
-  for (let i = 0; i < 1200 && granted < DISTINCT; i++) {
+  for (let i = 0; i < 4800 && granted < DISTINCT; i++) { // two minutes at the most
     granted = (await c.query(`SELECT count(*)::int AS n FROM entitlements WHERE status = 'active'`)).rows[0].n;
     if (granted < DISTINCT) await sleep(25);
   }
@@ -159,8 +169,6 @@ export async function run(ctx) {
 
   server.child.kill('SIGTERM');
   await server.exited;
-  agent.destroy();
-  await c.end();
   const out = {
     distinct_events: DISTINCT, clients: CLIENTS,
     webhook_accept_per_s: DISTINCT / sent.seconds,

@@ -141,3 +141,18 @@ int audit_chain_check(PGconn *conn, struct audit_chain *out, struct sk_err *err)
 	PQclear(res);
 	return 0;
 }
+
+int audit_flush(PGconn *conn, int *moved, struct sk_err *err)
+{
+	*moved = 0;
+	for (;;) {
+		PGresult *res = db_query(conn, "SELECT scrollkeep.audit_flush(1000)", 0, NULL, err);
+		if (!res)
+			return -1;
+		int n = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		*moved += n;
+		if (n < 1000)
+			return 0;
+	}
+}

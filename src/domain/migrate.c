@@ -16,6 +16,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "core/sqlscript.h"
+#include "domain/audit.h"
 
 /* Session-level advisory lock that serializes migrators ("skmigr" in ASCII). */
 #define MIGRATE_LOCK_KEY "126905234319218"
@@ -206,6 +207,33 @@ static const char *const sql_record =
         "WITH cli AS (INSERT INTO supabase_migrations.schema_migrations (version, name, statements)"
         "             VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb))))"
         "INSERT INTO scrollkeep.migration_files (version, name, sha256) VALUES ($1, $2, $4)";
+
+/* An applied migration is an operator event, once the trail exists (migration 009 creates it:
+ * from then on, its own row included, each is in the same transaction as the migration). */
+static int audit_applied(PGconn *conn, const struct migration *m, struct sk_err *err)
+{
+	PGresult *res = db_query(
+	        conn, "SELECT to_regclass('public.admin_audit_events') IS NOT NULL", 0, NULL, err);
+	if (!res)
+		return -1;
+	bool trail = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!trail)
+		return 0;
+	char actor[96];
+	audit_default_actor(actor, sizeof(actor));
+	json_t *details = json_pack("{s:s, s:s}", "name", m->name, "sha256", m->sha256);
+	const struct audit_event ev = {.actor = actor,
+	                               .actor_role = "operator",
+	                               .action = "migration.applied",
+	                               .subject_type = "migration",
+	                               .subject_id = m->version,
+	                               .details = details};
+	int rc = details ? audit_append(conn, &ev, err)
+	                 : err_set(err, PROBLEM_INTERNAL, "out of memory");
+	json_decref(details);
+	return rc;
+}
 
 static const struct migration *find_file(const struct migration_set *set, const char *version)
 {
@@ -402,7 +430,8 @@ static int apply_one(PGconn *conn, const struct migration *m, struct sk_err *err
 		goto fail;
 	}
 	const char *params[] = {m->version, m->name, statements, m->sha256};
-	if (db_exec(conn, sql_record, 4, params, err) < 0 || db_commit(conn, err) < 0)
+	if (db_exec(conn, sql_record, 4, params, err) < 0 || audit_applied(conn, m, err) < 0 ||
+	    db_commit(conn, err) < 0)
 		goto fail;
 	free(statements);
 	return 0;

@@ -30,6 +30,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "jobs/handler.h"
+#include "domain/audit.h"
 #include "domain/store.h"
 #include "jobs/queue.h"
 
@@ -399,6 +400,17 @@ static void heartbeat(struct worker *w)
 	free(tokens);
 }
 
+/* The money's operator events, recorded by the database in its outbox, into the chain. */
+static void flush_audit(struct worker *w)
+{
+	int moved = 0;
+	struct sk_err err;
+	if (audit_flush(w->conn, &moved, &err) < 0)
+		after_failure(w);
+	else if (moved)
+		log_info("audit_flushed", LF_INT("count", moved), LF_STR("worker", w->name));
+}
+
 static void reap(struct worker *w)
 {
 	int reaped = 0, expired = 0;
@@ -410,6 +422,7 @@ static void reap(struct worker *w)
 	if (reaped || expired)
 		log_info("jobs_reaped", LF_INT("reaped", reaped), LF_INT("expired", expired),
 		         LF_STR("worker", w->name));
+	flush_audit(w);
 }
 
 static void prune(struct worker *w)
@@ -699,6 +712,9 @@ int worker_run(const struct worker_options *opt, struct sk_err *err)
 		fflush(NULL);
 		_exit(0);
 	}
+	if (connected(&w))
+		flush_audit(
+		        &w); /* what the last jobs recorded, before a --once run's caller looks */
 	log_info("worker_stopped", LF_STR("worker", w.name), LF_INT("count", w.finished));
 	teardown(&w);
 	return 0;

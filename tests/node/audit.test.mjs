@@ -48,6 +48,11 @@ test('concurrent writers keep the chain linear; audit verify walks it and prints
     assert.equal(r.prev_hash, i ? rows[i - 1].row_hash : null, 'each row links the one before it');
   });
   const head = rows.at(-1);
+  const { rows: applied } = await db.query(`SELECT e.subject_id, e.details->>'sha256' AS sha256, f.sha256 AS file
+                                              FROM admin_audit_events e JOIN scrollkeep.migration_files f ON f.version = e.subject_id
+                                             WHERE e.action = 'migration.applied' ORDER BY e.chain_seq`);
+  assert.ok(applied.length >= 6 && applied[0].subject_id.endsWith('09'), 'each migration from the trail\'s own on is in it');
+  for (const m of applied) assert.equal(m.sha256, m.file);
   const run = await runCli(['audit', 'verify'], { env: baseEnv(db) });
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.equal(run.stdout, `audit: ${rows.length} rows, chain intact; head ${head.chain_seq} ${head.row_hash}\n`);
@@ -62,28 +67,30 @@ test('a changed row, then a removed one, is named by audit verify and reported b
   try {
     await appendConcurrently(own, 2, 10);
     const rows = await chain(own);
+    const mine = rows.slice(-20); // the template's migrations are in the trail before them
+    const [a, b, gone, after] = [mine[6], mine[11], mine[4], mine[5]];
     await own.query('ALTER TABLE admin_audit_events DISABLE TRIGGER admin_audit_events_append_only');
-    await own.query(`UPDATE admin_audit_events SET reason = 'rewritten later' WHERE chain_seq = 7`);
+    await own.query(`UPDATE admin_audit_events SET reason = 'rewritten later' WHERE chain_seq = $1`, [a.chain_seq]);
     let run = await runCli(['audit', 'verify'], { env: baseEnv(own) });
     assert.equal(run.code, 1);
-    assert.equal(run.stdout, `audit: chain broken at seq 7 (row id ${rows[6].id}): its content does not match its hash\n`);
+    assert.equal(run.stdout, `audit: chain broken at seq ${a.chain_seq} (row id ${a.id}): its content does not match its hash\n`);
     const doctor = await runCli(['doctor'], { env: baseEnv(own) });
     assert.equal(doctor.code, 1);
-    assert.match(doctor.stdout, /FINDING audit chain: broken at seq 7 \(row id \d+, hash\)/);
+    assert.match(doctor.stdout, new RegExp(`FINDING audit chain: broken at seq ${a.chain_seq} \\(row id ${a.id}, hash\\)`));
 
-    await own.query(`UPDATE admin_audit_events SET reason = 'provider back up' WHERE chain_seq = 7`);
+    await own.query(`UPDATE admin_audit_events SET reason = 'provider back up' WHERE chain_seq = $1`, [a.chain_seq]);
     assert.equal((await runCli(['audit', 'verify'], { env: baseEnv(own) })).code, 0, 'restored, it holds again');
 
     // A row rewritten with a fresh hash of its own still breaks the next row's link.
-    await own.query(`UPDATE admin_audit_events SET reason = 'rewritten', row_hash = repeat('a', 64) WHERE chain_seq = 12`);
+    await own.query(`UPDATE admin_audit_events SET reason = 'rewritten', row_hash = repeat('a', 64) WHERE chain_seq = $1`, [b.chain_seq]);
     run = await runCli(['audit', 'verify', '--json'], { env: baseEnv(own) });
     assert.equal(run.code, 1);
-    assert.deepEqual({ ...JSON.parse(run.stdout), head_hash: undefined },
-                     { rows: 20, head_seq: 20, head_hash: undefined, intact: false, broken_seq: 12, broken_id: rows[11].id, problem: 'hash' });
-    await own.query(`DELETE FROM admin_audit_events WHERE chain_seq >= 12`);
-    await own.query(`DELETE FROM admin_audit_events WHERE chain_seq = 5`);
+    assert.deepEqual(JSON.parse(run.stdout), { rows: rows.length, head_seq: rows.at(-1).chain_seq, head_hash: rows.at(-1).row_hash,
+                                               intact: false, broken_seq: b.chain_seq, broken_id: b.id, problem: 'hash' });
+    await own.query(`DELETE FROM admin_audit_events WHERE chain_seq >= $1`, [b.chain_seq]);
+    await own.query(`DELETE FROM admin_audit_events WHERE chain_seq = $1`, [gone.chain_seq]);
     run = await runCli(['audit', 'verify'], { env: baseEnv(own) });
-    assert.equal(run.stdout, `audit: chain broken at seq 6 (row id ${rows[5].id}): a row before it is missing\n`);
+    assert.equal(run.stdout, `audit: chain broken at seq ${after.chain_seq} (row id ${after.id}): a row before it is missing\n`);
   } finally {
     await own.drop();
   }

@@ -240,6 +240,20 @@ test('refund, then refund.failed: revoked, then restored; a partial refund keeps
   assert.equal(l.status, 'active');
   assert.deepEqual(l.changes.map((c) => c.to), ['active', 'revoked', 'active']);
   assert.equal(l.receipts, 1, 'restoring is not a second sale');
+  // Each step is an operator event, recorded by the database with the change (the worker moves
+  // them into the chain): ids, amounts and the Stripe event behind it, never the buyer.
+  const { rows: trail } = await db.query(
+    `SELECT actor, actor_role, action, details FROM admin_audit_events
+      WHERE (subject_type, subject_id) IN (('payment', $1), ('entitlement', $2), ('payment_intent', $3)) ORDER BY chain_seq`,
+    [l.payment_id, l.entitlement_id, session.payment_intent]);
+  assert.deepEqual(trail.map((t) => t.action), ['payment.recorded', 'entitlement.granted', 'refund.recorded', 'refund.recorded',
+                                               'entitlement.revoked', 'refund.failed', 'entitlement.restored']);
+  assert.deepEqual([...new Set(trail.map((t) => `${t.actor}/${t.actor_role}`))], ['stripe/system']);
+  const { recorded_at: when, ...revoked } = trail[4].details;
+  assert.deepEqual(revoked, { from: 'active', to: 'revoked', cause: l.changes[1].cause });
+  assert.ok(!Number.isNaN(Date.parse(when)), 'the time it was recorded, kept through the outbox');
+  assert.ok(!/@|Ada|Secretname/.test(JSON.stringify(trail)), 'no address or name in the trail');
+  assert.equal((await runCli(['audit', 'verify'], { env })).code, 0);
 });
 
 test('a dispute opened then won: held, then active again; a late repeat changes nothing', async () => {

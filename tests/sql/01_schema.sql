@@ -9,6 +9,7 @@ SELECT plan(
   + 1                                                                         -- classification
   + 13                                                                        -- unique keys
   + 4                                                                         -- functions and index
+  + 1                                                                         -- RLS in scrollkeep
 );
 
 SELECT tables_are('public', ARRAY[
@@ -23,6 +24,11 @@ SELECT ok(NOT has_schema_privilege('anon', 'scrollkeep', 'USAGE'), 'anon cannot 
 
 SELECT ok(c.relrowsecurity, format('%s has row level security on', t))
   FROM tap.public_tables() t JOIN pg_class c ON c.oid = t;
+SELECT is_empty($$
+  SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = 'scrollkeep' AND c.relkind = 'r' AND NOT c.relrowsecurity
+     AND c.relname <> 'migration_files'$$,
+  'every table of the private schema is under row level security too (but the runner''s own bookkeeping)');
 SELECT ok(NOT has_table_privilege('anon', t, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER'),
           format('anon holds no privilege on %s', t))
   FROM tap.public_tables() t;
