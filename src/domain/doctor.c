@@ -13,6 +13,7 @@
 #include "core/db.h"
 #include "domain/audit.h"
 #include "domain/migrate.h"
+#include "domain/privacy.h"
 #include "domain/rls.h"
 
 const char *doctor_status_name(enum doctor_status status)
@@ -226,6 +227,40 @@ static int check_audit(struct doctor_report *r, PGconn *conn)
 	return rc;
 }
 
+/* Data-subject requests past their legal due date, or close to it (privacy.h). */
+static int check_privacy(struct doctor_report *r, PGconn *conn)
+{
+	struct sk_err err = {0};
+	json_t *items = json_array();
+	int rc;
+	if (!items)
+		return -1;
+	if (db_begin_as(conn, DB_ROLE_SERVICE, NULL, &err) < 0 ||
+	    privacy_deadlines(conn, items, &err) < 0) {
+		rc = add(r, "privacy", "deadlines", DOCTOR_FINDING, "cannot read the requests: %s",
+		         err.detail);
+	} else {
+		size_t overdue = 0, i;
+		json_t *it;
+		json_array_foreach(items, i, it)
+		{
+			const char *problem = json_string_value(json_object_get(it, "problem"));
+			overdue += strcmp(problem, "overdue") == 0;
+		}
+		size_t soon = json_array_size(items) - overdue;
+		rc = overdue || soon
+		             ? add(r, "privacy", "deadlines", DOCTOR_FINDING,
+		                   "%zu request%s overdue, %zu due within %d days: run scrollkeep verify",
+		                   overdue, overdue == 1 ? "" : "s", soon, PRIVACY_DUE_SOON_DAYS)
+		             : add(r, "privacy", "deadlines", DOCTOR_OK,
+		                   "no request overdue or due within %d days",
+		                   PRIVACY_DUE_SOON_DAYS);
+	}
+	db_rollback(conn);
+	json_decref(items);
+	return rc;
+}
+
 int doctor_run(const struct config *cfg, struct doctor_report *report, struct sk_err *err)
 {
 	memset(report, 0, sizeof(*report));
@@ -248,6 +283,8 @@ int doctor_run(const struct config *cfg, struct doctor_report *report, struct sk
 		rc = check_lints(report, conn);
 	if (rc == 0)
 		rc = check_audit(report, conn);
+	if (rc == 0)
+		rc = check_privacy(report, conn);
 	PQfinish(conn);
 	if (rc < 0)
 		goto oom;

@@ -1,7 +1,7 @@
 /*
  * doctor.h — `scrollkeep doctor`: the environment of DESIGN.md (set, missing or malformed;
- * never a value), the database, the migration level, the security lints of rls.h, and the
- * audit chain (intact, and its head).
+ * never a value), the database, the migration level, the security lints of rls.h, the
+ * audit chain (intact, and its head), and data-subject requests near or past their due date.
  * Every failed check is a finding; optional variables that are unset are reported, not
  * counted, because the features they enable are optional.
  */
@@ -16,7 +16,7 @@
 enum doctor_status { DOCTOR_OK, DOCTOR_INFO, DOCTOR_FINDING };
 
 struct doctor_item {
-	char area[16]; /* env, database, migrations, lint, audit */
+	char area[16]; /* env, database, migrations, lint, audit, privacy */
 	char name[64];
 	enum doctor_status status;
 	char detail[256];

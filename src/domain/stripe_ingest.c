@@ -83,8 +83,8 @@ static struct waiter *take_batch(struct stripe_ingest *ingest)
 	return batch;
 }
 
-/* Store the deliveries of batch (at most BATCH_MAX) in one statement; w->rc and w->err say
- * how each went. */
+/* Store the deliveries of batch (at most BATCH_MAX) in one statement on *conn, connecting
+ * first when it is closed, and fill each one's out. */
 static int store(PGconn **conn, const char *url, struct waiter *batch, struct sk_err *err)
 {
 	const struct stripe_event_in *evs[BATCH_MAX];

@@ -4,8 +4,11 @@
  */
 #include "verify.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "domain/audit.h"
+#include "domain/privacy.h"
 #include "domain/store.h"
 
 typedef int (*check_fn)(PGconn *conn, const struct config *cfg, json_t *items, struct sk_err *err);
@@ -24,11 +27,37 @@ static int check_orphan_artifact(PGconn *conn, const struct config *cfg, json_t 
 	return 0;
 }
 
+static int check_privacy_deadline(PGconn *conn, const struct config *cfg, json_t *items,
+                                  struct sk_err *err)
+{
+	(void)cfg;
+	return privacy_deadlines(conn, items, err);
+}
+
+static int check_audit_chain(PGconn *conn, const struct config *cfg, json_t *items,
+                             struct sk_err *err)
+{
+	(void)cfg;
+	struct audit_chain chain;
+	if (audit_chain_check(conn, &chain, err) < 0)
+		return -1;
+	if (chain.broken_seq) {
+		char id[48];
+		snprintf(id, sizeof(id), "admin_audit_event:%lld", chain.broken_id);
+		json_array_append_new(items,
+		                      json_pack("{s:s, s:s, s:I}", "problem", chain.problem, "id",
+		                                id, "seq", (json_int_t)chain.broken_seq));
+	}
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	check_fn run;
 } checks[] = {
         {"orphan_artifact", check_orphan_artifact},
+        {"privacy_deadline", check_privacy_deadline},
+        {"audit_chain", check_audit_chain},
 };
 
 json_t *verify_run(PGconn *conn, const struct config *cfg, struct sk_err *err)

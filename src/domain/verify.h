@@ -6,6 +6,9 @@
  *   orphan_artifact  artifacts whose file is missing or no longer matches its sha256, and
  *                    files in the store that no row points to (older than an hour: younger
  *                    ones may belong to a render still committing)
+ *   privacy_deadline deletion requests and data exports still owed that are past their legal
+ *                    due date, or due within a week (privacy.h)
+ *   audit_chain      the first row of the operator's trail that does not hold (audit.h)
  */
 #ifndef SK_VERIFY_H
 #define SK_VERIFY_H
