@@ -37,6 +37,7 @@ static int replay_one(PGconn *conn, const char *row_id, const char *evt, const c
 		json_decref(verdict);
 		return 1;
 	}
+	fulfill_wake(conn, &verdict, 1);
 	const char *result = json_str(verdict, "result");
 	printf("%-32s %-42s %s\n", evt, type, result ? result : "?");
 	bool bad = result &&

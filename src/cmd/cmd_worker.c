@@ -1,5 +1,5 @@
 /*
- * cmd_worker.c — `scrollkeep worker [--concurrency N] [--batch N] [--once]`.
+ * cmd_worker.c — `scrollkeep worker [--concurrency N] [--batch N] [--kinds K,…] [--once]`.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 	static const struct option longopts[] = {{"concurrency", required_argument, NULL, 'c'},
 	                                         {"batch", required_argument, NULL, 'b'},
 	                                         {"once", no_argument, NULL, 'o'},
+	                                         {"kinds", required_argument, NULL, 'k'},
 	                                         {"poll-ms", required_argument, NULL, 'p'},
 	                                         {"grace-ms", required_argument, NULL, 'g'},
 	                                         {NULL, 0, NULL, 0}};
@@ -36,6 +37,9 @@ static int run(int argc, char **argv, const struct config *cfg)
 			break;
 		case 'o':
 			opt.once = true;
+			break;
+		case 'k':
+			opt.kinds = optarg;
 			break;
 		case 'p':
 			opt.poll_ms = number(optarg, 10, 60000);
@@ -63,7 +67,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 
 const struct command cmd_worker = {
         .name = "worker",
-        .usage = "[--concurrency N] [--batch N] [--once]",
+        .usage = "[--concurrency N] [--batch N] [--kinds KIND,...] [--once]",
         .summary = "run delivery jobs (until SIGTERM, or with --once until none is due)",
         .run = run,
 };

@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/db.h"
 #include "core/json.h"
+#include "jobs/queue.h"
 
 static const char *const handled_types[] = {
         "checkout.session.completed",
@@ -33,15 +34,21 @@ bool stripe_event_handled(const char *type)
 }
 
 /* One statement, its own transaction, for the whole batch (a round trip is dear when the
- * cores are busy, so there is no BEGIN and no COMMIT to send): the events travel as one JSON array
- * of
- * {"n": deliveries, "status": …, "event": the raw event} (the raw text is spliced in as it
- * came, never re-serialized, and parsed once, by PostgreSQL). New
- * events a worker must process get their stripe_event_job in the same statement. A batch of
- * repeats only counts up: the events themselves are durable already (their first delivery's
- * commit waited for the disk), so its commit need not wait (a crash may lose a count, never an
- * event); set_config(…, true) lasts to the end of the statement's transaction, its commit
- * included. */
+ * cores are busy, so there is no BEGIN and no COMMIT to send): the events travel as one JSON
+ * array of {"n": deliveries, "status": …, "event": the raw event} (the raw text is spliced in
+ * as it came, never re-serialized, and parsed once, by PostgreSQL).
+ *
+ * The new events a worker must process get one stripe_event_job for the batch, listing them
+ * (idempotent on the first one's id, which no earlier batch can have held): a job is three
+ * writes of a row with eight indexes, dearer than an event's own row, and the worker
+ * processes a job's events together anyway. It is inserted here as scrollkeep.enqueue_jobs
+ * would (the kind's attempts, the idempotency key), because at this rate a plpgsql call costs
+ * more than the rows themselves; the workers are woken after the commit (queue_wake).
+ *
+ * A batch of repeats only counts up: the events themselves are durable already (their first
+ * delivery's commit waited for the disk), so its commit need not wait (a crash may lose a
+ * count, never an event); set_config(…, true) lasts to the end of the statement's
+ * transaction, its commit included. */
 static const char *const sql_store =
         "WITH input AS ("
         "  SELECT (b->>'n')::integer AS n, b->>'status' AS status, b->'event' AS e, i"
@@ -63,12 +70,17 @@ static const char *const sql_store =
         "    SET received_count = public.stripe_events.received_count + excluded.received_count,"
         "        last_received_at = now()"
         "  RETURNING id, stripe_event_id, status, (xmax <> 0) AS duplicate"
+        "), jobs AS ("
+        "  INSERT INTO public.delivery_jobs (kind, payload, idempotency_key, max_attempts)"
+        "  SELECT k.kind, jsonb_build_object('stripe_events', jsonb_agg(s.id ORDER BY s.id)),"
+        "         'stripe-event:' || min(s.stripe_event_id), k.max_attempts"
+        "    FROM stored s JOIN scrollkeep.job_kinds k ON k.kind = 'stripe_event_job'"
+        "   WHERE NOT s.duplicate AND s.status = 'received'"
+        "   GROUP BY k.kind, k.max_attempts"
+        "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+        "  RETURNING id"
         ")"
-        "SELECT stripe_event_id, id, status, duplicate,"
-        "       CASE WHEN NOT duplicate AND status = 'received'"
-        "            THEN scrollkeep.enqueue_job('stripe_event_job',"
-        "                                        jsonb_build_object('stripe_event', id),"
-        "                                        'stripe-event:' || stripe_event_id) END,"
+        "SELECT stripe_event_id, id, status, duplicate, (SELECT count(*) FROM jobs),"
         "       CASE WHEN bool_and(duplicate) OVER ()"
         "            THEN set_config('synchronous_commit', 'off', true) END"
         "  FROM stored";
@@ -218,6 +230,11 @@ int stripe_event_store(PGconn *conn, const struct stripe_event_in *const *evs, s
 	PGresult *res = db_query_prepared(conn, "stripe_event_store", 1, params, err);
 	free(batch);
 	int rc = res ? read_rows(res, evs, n, out, err) : -1;
+	bool jobs = rc == 0 && PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 4), "0") != 0;
 	PQclear(res);
+	if (jobs) {
+		struct sk_err ignored; /* the events are stored: the workers' polling finds them */
+		queue_wake(conn, "stripe_event_job", &ignored);
+	}
 	return rc;
 }

@@ -4,9 +4,9 @@
  * An event is kept whole in stripe_events (raw payload, type, livemode, the id of the object
  * it is about) and committed before the 2xx; a repeat delivery of the same event id only
  * counts up (received_count), in the database's unique key, however many arrive at once.
- * The first delivery of a type scrollkeep acts on enqueues its stripe_event_job in the same
- * transaction; any other type is stored as ignored and answered 2xx, so Stripe does not retry
- * it for days.
+ * The first delivery of a type scrollkeep acts on is listed in a stripe_event_job enqueued in
+ * the same transaction (one job for the events stored together); any other type is stored as
+ * ignored and answered 2xx, so Stripe does not retry it for days.
  *
  * Events are stored in batches: many deliveries, one statement, one commit (the webhook's
  * group commit, stripe_ingest.h, gathers them). A batch of one is the ordinary case.

@@ -10,6 +10,10 @@
  * can die after the side effect and before the result is recorded (external kinds then go to
  * 'unknown' for an operator instead of being retried blindly).
  *
+ * A kind whose jobs are cheaper together (each a few statements in the database) also has a
+ * batch handler: a handler thread then takes as many queued jobs of that kind as its share
+ * of the queue allows, and runs them at once.
+ *
  * A worker claims only the kinds it has a handler for. Adding a kind is a row in
  * scrollkeep.job_kinds (a migration), a handler file, and a line in handlers.c.
  */
@@ -31,10 +35,19 @@ struct job_env {
 typedef void (*job_handler_fn)(struct job_env *env, const struct queue_job *job,
                                struct queue_result *result);
 
+/* Runs n jobs of one kind together (in one transaction, say): results[i] is jobs[i]'s, and
+ * each must say how its own job ended. */
+typedef void (*job_batch_fn)(struct job_env *env, const struct queue_job *const *jobs,
+                             struct queue_result *const *results, int n);
+
 struct job_handler {
 	const char *kind;
 	job_handler_fn run;
+	job_batch_fn run_batch; /* optional: the worker hands over up to JOB_BATCH_MAX together */
 };
+
+/* The most jobs a batch handler is given at once. */
+#define JOB_BATCH_MAX 64
 
 /* The registry, in handlers.c. */
 extern const struct job_handler job_handlers[];

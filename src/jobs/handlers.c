@@ -72,19 +72,19 @@ static void handle_test(struct job_env *env, const struct queue_job *job,
 #endif
 
 const struct job_handler job_handlers[] = {
-        {"noop_job", handle_noop},
-        {"pdf_render_job", handle_render},
-        {"private_pdf_render_job", handle_render},
-        {"share_card_render_job", handle_render},
-        {"gift_delivery_job", handle_gift},
-        {"artifact_ready_email_job", handle_artifact_ready_email},
-        {"echo_delivery_job", handle_echo},
-        {"recovery_email_job", handle_recovery_email},
-        {"receipt_email_job", handle_receipt_email},
-        {"stripe_event_job", handle_stripe_event},
+        {"noop_job", handle_noop, NULL},
+        {"pdf_render_job", handle_render, NULL},
+        {"private_pdf_render_job", handle_render, NULL},
+        {"share_card_render_job", handle_render, NULL},
+        {"gift_delivery_job", handle_gift, NULL},
+        {"artifact_ready_email_job", handle_artifact_ready_email, NULL},
+        {"echo_delivery_job", handle_echo, NULL},
+        {"recovery_email_job", handle_recovery_email, NULL},
+        {"receipt_email_job", handle_receipt_email, NULL},
+        {"stripe_event_job", handle_stripe_event, handle_stripe_events},
 #ifdef SCROLLKEEP_TEST_HOOKS
-        {"test_job", handle_test},
-        {"test_external_job", handle_test},
+        {"test_job", handle_test, NULL},
+        {"test_external_job", handle_test, NULL},
 #endif
 };
 const size_t job_handler_count = sizeof(job_handlers) / sizeof(job_handlers[0]);

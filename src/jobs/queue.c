@@ -65,6 +65,15 @@ int queue_enqueue(PGconn *conn, const char *kind, const json_t *payload,
 	return 0;
 }
 
+int queue_wake(PGconn *conn, const char *kind, struct sk_err *err)
+{
+	const char *params[] = {kind};
+	return db_exec(conn,
+	               "SELECT set_config('synchronous_commit', 'off', true),"
+	               "       pg_notify('scrollkeep_jobs', $1)",
+	               1, params, err);
+}
+
 /* ---- claim ---- */
 
 /* The due ids come as an array so that the update finds each row by its primary key (a join

@@ -36,6 +36,12 @@ int queue_enqueue(PGconn *conn, const char *kind, const json_t *payload,
                   const char *idempotency_key, const char *run_at, struct queue_job_ref *job,
                   struct sk_err *err);
 
+/* Wake idle workers for kind (for jobs enqueued without a wake-up, and committed), outside any
+ * transaction and without waiting for the disk (see scrollkeep.enqueue_jobs in migration 015:
+ * a notification inside a business transaction makes its commit queue behind every other
+ * notifying commit). A lost wake-up costs the workers' poll interval, never a job. */
+int queue_wake(PGconn *conn, const char *kind, struct sk_err *err);
+
 /* A claimed job, as a handler sees it. */
 struct queue_job {
 	long long id;

@@ -90,24 +90,74 @@ void worker_defaults(struct worker_options *opt, const struct config *cfg)
 
 /* ---- handler threads ---- */
 
+/* Take the next queued slot, and with it, when its kind has a batch handler, the queued
+ * slots of the same kind right behind it, up to JOB_BATCH_MAX (the lock held). A batch costs
+ * its handler a few statements whatever its size, so it takes all there is: while one batch
+ * runs, the next gathers. Fills which[] and returns how many, 0 when quitting. */
+static int take_jobs(struct worker *w, int *which)
+{
+	while (w->todo_count == 0 && !w->quit)
+		pthread_cond_wait(&w->todo_ready, &w->lock);
+	if (w->todo_count == 0)
+		return 0;
+	const struct job_handler *h = job_handler_find(w->slots[w->todo[w->todo_head]].job.kind);
+	int share = h && h->run_batch ? JOB_BATCH_MAX : 1;
+	int n = 0;
+	while (n < share && w->todo_count > 0) {
+		int i = w->todo[w->todo_head];
+		if (n > 0 && strcmp(w->slots[i].job.kind, w->slots[which[0]].job.kind) != 0)
+			break;
+		w->todo_head = (w->todo_head + 1) % w->nslots;
+		w->todo_count--;
+		w->slots[i].state = SLOT_RUNNING;
+		which[n++] = i;
+	}
+	return n;
+}
+
+/* Run the jobs of slots which[0..n-1] (all of one kind) on conn, filling their results. */
+static void run_jobs(struct worker *w, PGconn *conn, const int *which, int n,
+                     struct queue_result *results)
+{
+	const struct queue_job *jobs[JOB_BATCH_MAX];
+	struct queue_result *outs[JOB_BATCH_MAX];
+	for (int k = 0; k < n; k++) {
+		const struct slot *s = &w->slots[which[k]]; /* RUNNING: ours to read */
+		struct queue_result *r = &results[k];
+		memset(r, 0, sizeof(*r));
+		r->id = s->job.id;
+		memcpy(r->lease_token, s->job.lease_token, sizeof(r->lease_token));
+		r->outcome = JOB_TRANSIENT;
+		jobs[k] = &s->job;
+		outs[k] = r;
+	}
+	const struct job_handler *h = job_handler_find(jobs[0]->kind);
+	struct job_env env = {conn, w->opt->cfg, w->name};
+	if (!h) {
+		for (int k = 0; k < n; k++)
+			snprintf(results[k].error, sizeof(results[k].error),
+			         "no handler for this kind");
+	} else if (n > 1) {
+		h->run_batch(&env, jobs, outs, n);
+	} else {
+		h->run(&env, jobs[0], outs[0]);
+	}
+	if (conn && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		db_rollback(conn); /* a handler that left a transaction open */
+}
+
 static void *thread_main(void *arg)
 {
 	struct worker *w = arg;
 	PGconn *conn = NULL;
+	int which[JOB_BATCH_MAX];
+	struct queue_result results[JOB_BATCH_MAX];
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		while (w->todo_count == 0 && !w->quit)
-			pthread_cond_wait(&w->todo_ready, &w->lock);
-		if (w->todo_count == 0) {
-			pthread_mutex_unlock(&w->lock);
-			break;
-		}
-		int i = w->todo[w->todo_head];
-		w->todo_head = (w->todo_head + 1) % w->nslots;
-		w->todo_count--;
-		struct slot *s = &w->slots[i];
-		s->state = SLOT_RUNNING;
+		int n = take_jobs(w, which);
 		pthread_mutex_unlock(&w->lock);
+		if (n == 0)
+			break;
 
 		if (!conn || PQstatus(conn) != CONNECTION_OK) {
 			struct sk_err err;
@@ -115,23 +165,13 @@ static void *thread_main(void *arg)
 			conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE,
 			                     &err);
 		}
-		struct queue_result r;
-		memset(&r, 0, sizeof(r));
-		r.id = s->job.id;
-		memcpy(r.lease_token, s->job.lease_token, sizeof(r.lease_token));
-		r.outcome = JOB_TRANSIENT;
-		const struct job_handler *h = job_handler_find(s->job.kind);
-		struct job_env env = {conn, w->opt->cfg, w->name};
-		if (h)
-			h->run(&env, &s->job, &r);
-		else
-			snprintf(r.error, sizeof(r.error), "no handler for this kind");
-		if (conn && PQtransactionStatus(conn) != PQTRANS_IDLE)
-			db_rollback(conn); /* a handler that left a transaction open */
+		run_jobs(w, conn, which, n, results);
 
 		pthread_mutex_lock(&w->lock);
-		s->result = r;
-		s->state = SLOT_DONE;
+		for (int k = 0; k < n; k++) {
+			w->slots[which[k]].result = results[k];
+			w->slots[which[k]].state = SLOT_DONE;
+		}
 		pthread_cond_signal(&w->done_ready);
 		pthread_mutex_unlock(&w->lock);
 	}
@@ -446,16 +486,45 @@ static void prune(struct worker *w)
 
 /* ---- start and stop ---- */
 
-/* The kinds of the registry as a text[] literal (kind names are [a-z0-9_]). */
-static void build_kinds(struct worker *w)
+/* Whether kind is in the comma-separated list (NULL: every kind). */
+static bool listed(const char *list, const char *kind)
 {
-	size_t o = 0;
+	if (!list)
+		return true;
+	size_t n = strlen(kind);
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && strncmp(p, kind, n) == 0)
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+/* The kinds to claim — those of the registry, or of opt->kinds — as a text[] literal (kind
+ * names are [a-z0-9_]). */
+static int build_kinds(struct worker *w, struct sk_err *err)
+{
+	size_t o = 0, found = 0;
 	w->kinds[o++] = '{';
-	for (size_t i = 0; i < job_handler_count && o + 70 < sizeof(w->kinds); i++)
-		o += (size_t)snprintf(w->kinds + o, sizeof(w->kinds) - o, "%s%s", i ? "," : "",
+	for (size_t i = 0; i < job_handler_count && o + 70 < sizeof(w->kinds); i++) {
+		if (!listed(w->opt->kinds, job_handlers[i].kind))
+			continue;
+		o += (size_t)snprintf(w->kinds + o, sizeof(w->kinds) - o, "%s%s", found ? "," : "",
 		                      job_handlers[i].kind);
+		found++;
+	}
 	w->kinds[o++] = '}';
 	w->kinds[o] = '\0';
+	if (w->opt->kinds) {
+		size_t asked = 1;
+		for (const char *p = w->opt->kinds; *p; p++)
+			asked += *p == ',';
+		if (found != asked)
+			return err_set(err, PROBLEM_USAGE,
+			               "--kinds names a kind without a handler");
+	}
+	return 0;
 }
 
 /* The heartbeat cadence: a third of the shortest lease among the kinds handled. */
@@ -486,7 +555,8 @@ static int setup(struct worker *w, const struct worker_options *opt, struct sk_e
 	char host[64] = "host";
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w->name, sizeof(w->name), "%s:%d", host, (int)getpid());
-	build_kinds(w);
+	if (build_kinds(w, err) < 0)
+		return -1;
 	w->dbopt.app_name = "scrollkeep-worker";
 	w->dbopt.statement_timeout_ms = 60000;
 	w->nthreads = opt->concurrency;

@@ -24,20 +24,23 @@
 
 struct worker_options {
 	const struct config *cfg;
-	int concurrency; /* handler threads */
-	int batch;       /* most jobs per claim (0: four per thread, at most 256); the worker
-	                  * holds two batches: one recorded while the next is claimed and run */
-	bool once;       /* run what is due now, then exit */
-	int poll_ms;     /* polling fallback for lost notifications and scheduled jobs */
-	int grace_ms;    /* how long running handlers may finish after a stop */
-	int reap_ms;     /* how often to look for expired leases and deadlines */
+	int concurrency;   /* handler threads */
+	int batch;         /* most jobs per claim (0: four per thread, at most 256); the worker
+	                    * holds two batches: one recorded while the next is claimed and run */
+	bool once;         /* run what is due now, then exit */
+	int poll_ms;       /* polling fallback for lost notifications and scheduled jobs */
+	int grace_ms;      /* how long running handlers may finish after a stop */
+	int reap_ms;       /* how often to look for expired leases and deadlines */
+	const char *kinds; /* comma-separated kinds to claim (NULL: every kind with a handler),
+	                    * so that, say, payments keep their own workers beside the e-mail's */
 };
 
 /* Fill opt with the defaults for cfg. */
 void worker_defaults(struct worker_options *opt, const struct config *cfg);
 
 /* Run until a stop signal (or, with once, until nothing is due and nothing is held).
- * Returns 0, or -1 with err filled when it cannot start. */
+ * Returns 0, or -1 with err filled when it cannot start (PROBLEM_USAGE: opt->kinds names a
+ * kind without a handler). */
 int worker_run(const struct worker_options *opt, struct sk_err *err);
 
 #endif
