@@ -42,6 +42,11 @@ void api_consents_history(struct http_request *req, struct http_response *res);
 void api_passport_get(struct http_request *req, struct http_response *res);
 void api_echoes_schedule(struct http_request *req, struct http_response *res);
 void api_council_record(struct http_request *req, struct http_response *res);
+void api_privacy_export(struct http_request *req, struct http_response *res);
+void api_privacy_deletion(struct http_request *req, struct http_response *res);
+void api_privacy_request(struct http_request *req, struct http_response *res);
+void api_privacy_cancel(struct http_request *req, struct http_response *res);
+void api_privacy_archive(struct http_request *req, struct http_response *res);
 
 /* admin.c */
 void api_admin_jobs_list(struct http_request *req, struct http_response *res);

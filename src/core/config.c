@@ -33,6 +33,12 @@ const struct config_var config_vars[] = {
         {"SCROLLKEEP_MAILDIR", false, false, "e-mail when SMTP_URL is unset", ".var/mail"},
         {"SCROLLKEEP_STRIPE_TIMEOUT_MS", false, false, "the longest a Stripe API call may take",
          "20000"},
+        {"SCROLLKEEP_ERASURE_KEY", true, false,
+         "keying erasure tombstones (unset: derived from SUPABASE_JWT_SECRET)", NULL},
+        {"SCROLLKEEP_DELETION_GRACE_HOURS", false, false,
+         "how long a person may cancel their deletion", "0"},
+        {"SCROLLKEEP_BACKUP_RETENTION_DAYS", false, false,
+         "how long backups and WAL archives keep erased values (the proof's date)", "30"},
 };
 const size_t config_var_count = sizeof(config_vars) / sizeof(config_vars[0]);
 
@@ -77,6 +83,19 @@ int config_parse_listen(const char *value, char *host, size_t host_len, unsigned
 	return 0;
 }
 
+/* An integer variable from lo to hi, fallback when unset. */
+static int int_var(const char *name, const char *fallback, long lo, long hi, int *out,
+                   struct sk_err *err)
+{
+	const char *v = env_or(name, fallback);
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*end || end == v || n < lo || n > hi)
+		return err_set(err, PROBLEM_USAGE, "%s must be %ld to %ld", name, lo, hi);
+	*out = (int)n;
+	return 0;
+}
+
 int config_load(struct config *cfg, struct sk_err *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -91,6 +110,12 @@ int config_load(struct config *cfg, struct sk_err *err)
 	cfg->smtp_url = config_env("SMTP_URL");
 	cfg->mail_from = config_env("MAIL_FROM");
 	cfg->artifact_dir = env_or("ARTIFACT_DIR", ".var/artifacts");
+	cfg->erasure_key = config_env("SCROLLKEEP_ERASURE_KEY");
+	if (int_var("SCROLLKEEP_DELETION_GRACE_HOURS", "0", 0, 336, &cfg->deletion_grace_hours,
+	            err) < 0 ||
+	    int_var("SCROLLKEEP_BACKUP_RETENTION_DAYS", "30", 0, 3650, &cfg->backup_retention_days,
+	            err) < 0)
+		return -1;
 	cfg->ai_api_url = config_env("AI_API_URL");
 	cfg->ai_api_key = config_env("AI_API_KEY");
 	cfg->migrations_dir = env_or("SCROLLKEEP_MIGRATIONS_DIR", "supabase/migrations");

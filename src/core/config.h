@@ -30,6 +30,9 @@ struct config {
 	char listen_host[64];              /* SCROLLKEEP_LISTEN, host part (an IP literal) */
 	unsigned short listen_port;        /* SCROLLKEEP_LISTEN, port part (0 = any free port) */
 	int http_threads;                  /* SCROLLKEEP_HTTP_THREADS */
+	const char *erasure_key;           /* SCROLLKEEP_ERASURE_KEY (secret; may be NULL) */
+	int deletion_grace_hours;          /* SCROLLKEEP_DELETION_GRACE_HOURS */
+	int backup_retention_days;         /* SCROLLKEEP_BACKUP_RETENTION_DAYS */
 };
 
 /* Every variable scrollkeep reads, for doctor and the lab. */

@@ -375,6 +375,8 @@ int db_error(const PGresult *res, PGconn *conn, struct sk_err *err)
 		err_set(err, PROBLEM_CONFLICT, "the ledger is append-only");
 	else if (strcmp(state, "SKT01") == 0)
 		err_set(err, PROBLEM_CONFLICT, "that state change is not allowed");
+	else if (strcmp(state, "P0002") == 0)
+		err_set(err, PROBLEM_NOT_FOUND, "no such row");
 	else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
 	         strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
 	         starts_with(state, "08") || starts_with(state, "57P") || starts_with(state, "53"))

@@ -82,6 +82,8 @@ const struct job_handler job_handlers[] = {
         {"recovery_email_job", handle_recovery_email, NULL},
         {"receipt_email_job", handle_receipt_email, NULL},
         {"stripe_event_job", handle_stripe_event, handle_stripe_events},
+        {"privacy_export_job", handle_privacy_export, NULL},
+        {"privacy_deletion_job", handle_privacy_deletion, NULL},
 #ifdef SCROLLKEEP_TEST_HOOKS
         {"test_job", handle_test, NULL},
         {"test_external_job", handle_test, NULL},

@@ -38,6 +38,10 @@ void handle_echo(struct job_env *env, const struct queue_job *job, struct queue_
 void handle_recovery_email(struct job_env *env, const struct queue_job *job,
                            struct queue_result *r);
 void handle_receipt_email(struct job_env *env, const struct queue_job *job, struct queue_result *r);
+void handle_privacy_export(struct job_env *env, const struct queue_job *job,
+                           struct queue_result *r);
+void handle_privacy_deletion(struct job_env *env, const struct queue_job *job,
+                             struct queue_result *r);
 void handle_stripe_event(struct job_env *env, const struct queue_job *job, struct queue_result *r);
 void handle_stripe_events(struct job_env *env, const struct queue_job *const *jobs,
                           struct queue_result *const *results, int n);

@@ -6,7 +6,7 @@ SET search_path = tap, public;
 SELECT plan(
   3                                                                           -- tables, views, schema
   + (SELECT count(*)::int FROM tap.public_tables()) * 2                       -- RLS on, no anon
-  + 1                                                                         -- classification
+  + 2                                                                         -- classification, its reach
   + 13                                                                        -- unique keys
   + 4                                                                         -- functions and index
   + 1                                                                         -- RLS in scrollkeep
@@ -37,6 +37,11 @@ SELECT is_empty($$
   SELECT table_schema || '.' || table_name || '.' || column_name FROM scrollkeep.column_classes
    WHERE class IS NULL
 $$, 'every column in public and scrollkeep is classified public, private, pii, financial or operational');
+SELECT is_empty($$
+  SELECT table_schema || '.' || table_name FROM scrollkeep.personal_tables
+   WHERE scrollkeep.subject_rows(table_schema, table_name) IS NULL
+     AND (table_schema, table_name) <> ('scrollkeep', 'erasure_probes')
+$$, 'every table holding personal data reaches its person (export and deletion cover it)');
 
 SELECT col_is_unique('public', 'stripe_events', 'stripe_event_id', 'unique Stripe event id');
 SELECT col_is_unique('public', 'checkout_sessions', 'stripe_checkout_session_id', 'unique checkout session id');
