@@ -63,7 +63,8 @@ void api_privacy_deletion(struct http_request *req, struct http_response *res)
 static const char *const sql_request =
         "SELECT coalesce("
         " (SELECT jsonb_build_object('id', d.id, 'kind', 'deletion', 'status', d.status,"
-        "   'due_at', coalesce(d.extended_due_at, d.due_at), 'grace_until', d.grace_until,"
+        "   'due_at', coalesce(d.extended_due_at, d.due_at), 'extended', d.extended_due_at IS NOT NULL,"
+        "   'extension_reason', d.extension_reason, 'grace_until', d.grace_until,"
         "   'step', d.step, 'completed_at', d.completed_at, 'report_sha256', d.report_sha256)"
         "    FROM public.deletion_requests d WHERE d.id = $1::uuid),"
         " (SELECT jsonb_build_object('id', e.id, 'kind', 'export', 'status',"
@@ -132,23 +133,26 @@ void api_privacy_archive(struct http_request *req, struct http_response *res)
 		} else {
 			size_t len;
 			char sha[SHA256_HEX_LEN + 1];
-			char *data = store_get(c.app->cfg->artifact_dir, PQgetvalue(row, 0, 0), &len,
-			                       sha, &c.err);
+			char *data = store_get(c.app->cfg->artifact_dir, PQgetvalue(row, 0, 0),
+			                       &len, sha, &c.err);
 			if (data && strcmp(sha, PQgetvalue(row, 0, 1)) != 0) {
 				free(data);
 				data = NULL;
-				err_set(&c.err, PROBLEM_INTERNAL, "the archive does not match its hash");
+				err_set(&c.err, PROBLEM_INTERNAL,
+				        "the archive does not match its hash");
 			}
 			if (!data || db_commit(c.conn, &c.err) < 0) {
 				free(data);
-				if (c.err.problem == PROBLEM_NONE || c.err.problem == PROBLEM_NOT_FOUND)
+				if (c.err.problem == PROBLEM_NONE ||
+				    c.err.problem == PROBLEM_NOT_FOUND)
 					err_set(&c.err, PROBLEM_INTERNAL, "the archive is missing");
 				db_rollback(c.conn);
 				http_respond_problem(c.res, c.req, &c.err);
 			} else {
 				char disposition[96];
 				snprintf(disposition, sizeof(disposition),
-				         "attachment; filename=\"scrollkeep-export-%.8s.json\"", id);
+				         "attachment; filename=\"scrollkeep-export-%.8s.json\"",
+				         id);
 				http_respond_raw(c.res, 200, "application/json", data, len);
 				http_add_header(c.res, "Cache-Control", "private, no-store");
 				http_add_header(c.res, "Content-Disposition", disposition);

@@ -1,6 +1,7 @@
 /*
  * cmd_privacy.c — `scrollkeep privacy export USER_ID --out FILE | forget USER_ID
- * [--grace-hours N] | proof USER_ID | reapply`: the data-subject requests from the command line, run
+ * [--grace-hours N] | proof USER_ID | extend REQUEST_ID --until TIME --reason TEXT | reapply`:
+ * the data-subject requests from the command line, run
  * through the same functions and steps as the API's and the worker's (domain/privacy.h).
  */
 #include <stdbool.h>
@@ -37,9 +38,9 @@ static int export_cmd(PGconn *conn, const struct config *cfg, const char *user, 
 	if (privacy_export_run(conn, cfg, export_id, &err) < 0)
 		return command_fail(&cmd_privacy, &err);
 	const char *id_params[] = {export_id};
-	PGresult *row = db_query(conn,
-	                         "SELECT storage_path, sha256 FROM public.data_exports WHERE id = $1",
-	                         1, id_params, &err);
+	PGresult *row =
+	        db_query(conn, "SELECT storage_path, sha256 FROM public.data_exports WHERE id = $1",
+	                 1, id_params, &err);
 	if (!row)
 		return command_fail(&cmd_privacy, &err);
 	size_t len;
@@ -88,10 +89,12 @@ static int forget_cmd(PGconn *conn, const struct config *cfg, const char *user, 
 	if (privacy_forget_run(conn, cfg, id, &done, &err) < 0)
 		return command_fail(&cmd_privacy, &err);
 	print_json(done);
-	bool completed = strcmp(json_string_value(json_object_get(done, "status")), "completed") == 0;
+	bool completed =
+	        strcmp(json_string_value(json_object_get(done, "status")), "completed") == 0;
 	json_decref(done);
 	if (!completed) {
-		err_set(&err, PROBLEM_FINDING, "the proof found the person: the deletion is not complete");
+		err_set(&err, PROBLEM_FINDING,
+		        "the proof found the person: the deletion is not complete");
 		return command_fail(&cmd_privacy, &err);
 	}
 	return 0;
@@ -107,6 +110,22 @@ static int proof_cmd(PGconn *conn, const struct config *cfg, const char *user)
 	long long hits = json_integer_value(json_object_get(report, "hits"));
 	json_decref(report);
 	return hits ? 1 : 0;
+}
+
+static int extend_cmd(PGconn *conn, const char *request, const char *until, const char *reason)
+{
+	struct sk_err err = {0};
+	const char *params[] = {request, until, reason};
+	json_t *r = db_query_json(conn,
+	                          "SELECT to_jsonb(scrollkeep.extend_deletion($1::uuid,"
+	                          " $2::timestamptz, $3))",
+	                          3, params, &err);
+	if (!r)
+		return command_fail(&cmd_privacy, &err);
+	printf("privacy extend: deletion request %s now due %s\n", request,
+	       json_string_value(json_object_get(r, "extended_due_at")));
+	json_decref(r);
+	return 0;
 }
 
 static int reapply_cmd(const struct config *cfg)
@@ -132,11 +151,15 @@ static int run(int argc, char **argv, const struct config *cfg)
 		return reapply_cmd(cfg);
 	if (argc < 3 || !json_is_uuid(argv[2]))
 		return command_usage(&cmd_privacy);
-	const char *what = argv[1], *user = argv[2], *out = NULL;
+	const char *what = argv[1], *user = argv[2], *out = NULL, *until = NULL, *reason = NULL;
 	int grace_hours = cfg->deletion_grace_hours;
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
 			out = argv[++i];
+		} else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc) {
+			until = argv[++i];
+		} else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+			reason = argv[++i];
 		} else if (strcmp(argv[i], "--grace-hours") == 0 && i + 1 < argc) {
 			char *end;
 			long n = strtol(argv[++i], &end, 10);
@@ -148,8 +171,9 @@ static int run(int argc, char **argv, const struct config *cfg)
 		}
 	}
 	bool is_export = strcmp(what, "export") == 0, is_forget = strcmp(what, "forget") == 0,
-	     is_proof = strcmp(what, "proof") == 0;
-	if ((!is_export && !is_forget && !is_proof) || (is_export != (out != NULL)))
+	     is_proof = strcmp(what, "proof") == 0, is_extend = strcmp(what, "extend") == 0;
+	if ((!is_export && !is_forget && !is_proof && !is_extend) || (is_export != (out != NULL)) ||
+	    (is_extend != (until != NULL && reason != NULL)))
 		return command_usage(&cmd_privacy);
 	struct sk_err err = {0};
 	struct db_options opt = {.app_name = "scrollkeep-privacy", .statement_timeout_ms = 600000};
@@ -158,6 +182,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 		return command_fail(&cmd_privacy, &err);
 	int rc = is_export   ? export_cmd(conn, cfg, user, out)
 	         : is_forget ? forget_cmd(conn, cfg, user, grace_hours)
+	         : is_extend ? extend_cmd(conn, user, until, reason)
 	                     : proof_cmd(conn, cfg, user);
 	PQfinish(conn);
 	return rc;
@@ -166,7 +191,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 const struct command cmd_privacy = {
         .name = "privacy",
         .usage = "export USER_ID --out FILE | forget USER_ID [--grace-hours N] | proof USER_ID | "
-                 "reapply",
+                 "extend REQUEST_ID --until TIME --reason TEXT | reapply",
         .summary = "export a person's data; forget them, with a proof; prove them forgotten",
         .run = run,
 };

@@ -15,8 +15,7 @@ static enum job_outcome outcome_of(const struct sk_err *err)
 	return err->problem == PROBLEM_NOT_FOUND ? JOB_PERMANENT : JOB_TRANSIENT;
 }
 
-void handle_privacy_export(struct job_env *env, const struct queue_job *job,
-                           struct queue_result *r)
+void handle_privacy_export(struct job_env *env, const struct queue_job *job, struct queue_result *r)
 {
 	char id[37];
 	if (!job_payload_uuid(job, "data_export", id))

@@ -518,3 +518,34 @@ $$;
 
 REVOKE ALL ON FUNCTION scrollkeep.accounts(), scrollkeep.reapply_tombstones(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scrollkeep.accounts(), scrollkeep.reapply_tombstones(jsonb) TO service_role;
+
+-- ---- an extension, with its reason ----
+
+-- Move an open deletion request's due date to p_until (at most two months past the legal
+-- month, the table's CHECK) with the reason the person is told; the person sees both on
+-- GET /v1/privacy/requests/{id}.
+CREATE FUNCTION scrollkeep.extend_deletion(p_request uuid, p_until timestamptz, p_reason text)
+  RETURNS public.deletion_requests
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+AS $$
+DECLARE
+  r public.deletion_requests;
+BEGIN
+  SELECT * INTO r FROM public.deletion_requests WHERE id = p_request FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no such deletion request' USING ERRCODE = 'P0002';
+  END IF;
+  IF r.status NOT IN ('requested', 'verified', 'scheduled', 'running') THEN
+    RAISE EXCEPTION 'the deletion request is %', r.status USING ERRCODE = 'SKT01';
+  END IF;
+  IF p_reason ~ '[^[:space:]@]+@[^[:space:]@]+' THEN
+    RAISE EXCEPTION 'the reason is told to the person: no addresses in it' USING ERRCODE = '22023';
+  END IF;
+  UPDATE public.deletion_requests SET extended_due_at = p_until, extension_reason = p_reason
+   WHERE id = p_request RETURNING * INTO r;
+  PERFORM scrollkeep.audit_system_event('scrollkeep', 'privacy.deadline_extended', 'deletion_request',
+                                        r.id::text, jsonb_build_object('until', p_until));
+  RETURN r;
+END $$;
+REVOKE ALL ON FUNCTION scrollkeep.extend_deletion(uuid, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scrollkeep.extend_deletion(uuid, timestamptz, text) TO service_role;

@@ -192,6 +192,29 @@ test('a deletion request can be cancelled during its grace period', async () => 
   }
 });
 
+test('an extension moves the due date by up to two months, with the reason the person sees', async () => {
+  const p = await createPerson(db, 'complex');
+  const { rows: [req] } = await db.query(`SELECT (r).id, (r).due_at FROM (SELECT scrollkeep.request_deletion($1, 'support', '1 day') r) x`, [p.id]);
+  const due = () => db.query('SELECT coalesce(extended_due_at, due_at) AS d, extension_reason FROM deletion_requests WHERE id = $1', [req.id]).then((r) => r.rows[0]);
+  const tooLate = new Date(req.due_at.getTime() + 70 * 86400e3).toISOString();
+  const refused = await runCli(['privacy', 'extend', req.id, '--until', tooLate, '--reason', 'many systems to search'], { env });
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.equal((await due()).extension_reason, null, 'nothing written');
+  const address = await runCli(['privacy', 'extend', req.id, '--until', new Date(req.due_at.getTime() + 86400e3).toISOString(),
+                                '--reason', 'asked ops@example.test'], { env });
+  assert.equal(address.code, 1);
+  assert.equal((await runCli(['privacy', 'extend', req.id, '--until', tooLate], { env })).code, 2, 'a reason is required');
+  const until = new Date(req.due_at.getTime() + 40 * 86400e3);
+  const ok = await runCli(['privacy', 'extend', req.id, '--until', until.toISOString(), '--reason', 'the request spans several systems'], { env });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal((await due()).d.getTime(), until.getTime());
+  const seen = await call(server, 'GET', `/v1/privacy/requests/${req.id}`, { token: p.token });
+  assert.equal(seen.status, 200, seen.text);
+  assert.equal(seen.json.extended, true);
+  assert.equal(seen.json.extension_reason, 'the request spans several systems');
+  assert.equal(new Date(seen.json.due_at).getTime(), until.getTime());
+});
+
 /** Whether any text, JSON or uuid column anywhere (or any stored file) still holds s. */
 async function foundAnywhere(s) {
   const { rows } = await db.query('SELECT * FROM scrollkeep.erasure_scan(ARRAY[$1])', [s]);
