@@ -549,3 +549,62 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION scrollkeep.extend_deletion(uuid, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scrollkeep.extend_deletion(uuid, timestamptz, text) TO service_role;
+
+-- ---- backups ----
+
+-- Each table of the product's schemas: its row count and a checksum of its rows (md5 of the
+-- sorted md5s of each row's text, in fixed settings), for a backup's manifest and for proving
+-- a restored copy equal to it.
+CREATE FUNCTION scrollkeep.table_checksums()
+  RETURNS TABLE (table_name text, row_count bigint, checksum text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = '' SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD' SET extra_float_digits = 3
+AS $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT n.nspname AS s, c.relname AS r FROM pg_catalog.pg_class c
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'scrollkeep', 'auth', 'supabase_migrations')
+            ORDER BY 1, 2 LOOP
+    table_name := t.s || '.' || t.r;
+    EXECUTE format('SELECT count(*), coalesce(md5(string_agg(h, '''' ORDER BY h)), '''')'
+                   '  FROM (SELECT md5(x::text) AS h FROM %I.%I x) y', t.s, t.r)
+       INTO row_count, checksum;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION scrollkeep.table_checksums() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scrollkeep.table_checksums() TO service_role;
+
+-- A synthetic person for the restore drill: an account and a consent, nothing real.
+CREATE FUNCTION scrollkeep.drill_canary() RETURNS uuid
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+AS $$
+DECLARE
+  u uuid := gen_random_uuid();
+BEGIN
+  INSERT INTO auth.users (id, email) VALUES (u, 'canary-' || u || '@drill.invalid');
+  INSERT INTO public.consent_events (user_id, purpose, action, notice_version, notice_sha256, language,
+                                     jurisdiction, method, actor, source)
+  VALUES (u, 'email_delivery', 'granted', 'drill', repeat('0', 64), 'en', 'DE', 'support', 'system', 'restore-drill');
+  RETURN u;
+END $$;
+
+-- The tombstones of a live database, to carry into a restored copy.
+CREATE FUNCTION scrollkeep.tombstones() RETURNS TABLE (subject_hmac text, key_id text, erased_at timestamptz)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+AS $$ SELECT subject_hmac, key_id, erased_at FROM public.erasure_tombstones ORDER BY id $$;
+CREATE FUNCTION scrollkeep.add_tombstones(p jsonb) RETURNS bigint
+  LANGUAGE sql SECURITY DEFINER SET search_path = ''
+AS $$
+  WITH added AS (
+    INSERT INTO public.erasure_tombstones (subject_hmac, key_id, erased_at)
+    SELECT t ->> 'subject_hmac', t ->> 'key_id', (t ->> 'erased_at')::timestamptz
+      FROM jsonb_array_elements(p) t
+    ON CONFLICT (subject_hmac) DO NOTHING RETURNING 1)
+  SELECT count(*) FROM added
+$$;
+REVOKE ALL ON FUNCTION scrollkeep.drill_canary(), scrollkeep.tombstones(), scrollkeep.add_tombstones(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scrollkeep.drill_canary(), scrollkeep.tombstones(), scrollkeep.add_tombstones(jsonb)
+  TO service_role;
