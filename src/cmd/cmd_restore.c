@@ -42,7 +42,8 @@ static int run(int argc, char **argv, const struct config *cfg)
 	bool ok = json_is_true(json_object_get(report, "ok"));
 	json_decref(report);
 	if (!ok) {
-		err_set(&err, PROBLEM_FINDING, drill ? "the drill failed" : "the copy differs from the backup");
+		err_set(&err, PROBLEM_FINDING,
+		        drill ? "the drill failed" : "the copy differs from the backup");
 		return command_fail(&cmd_restore, &err);
 	}
 	return 0;
@@ -51,6 +52,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 const struct command cmd_restore = {
         .name = "restore",
         .usage = "--from DIR --into DATABASE_URL [--artifacts DIR] | --drill --into DATABASE_URL",
-        .summary = "restore a backup into an empty database (forgetting again); or drill the round trip",
+        .summary =
+                "restore a backup into an empty database (forgetting again); or drill the round trip",
         .run = run,
 };

@@ -25,8 +25,8 @@
 
 extern char **environ;
 
-#define BACKUP_FORMAT "scrollkeep-backup/1"
-#define BACKUP_DUMP   "database.dump"
+#define BACKUP_FORMAT   "scrollkeep-backup/1"
+#define BACKUP_DUMP     "database.dump"
 #define BACKUP_FILE_MAX (8ull << 30) /* the dump, read whole to hash it */
 
 /* ---- running pg_dump and pg_restore ---- */
@@ -55,7 +55,8 @@ static char **tool_env(const char *url, struct sk_err *err)
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "PG", 2) != 0 && strncmp(environ[i], "DATABASE_URL=", 13) != 0)
+		if (strncmp(environ[i], "PG", 2) != 0 &&
+		    strncmp(environ[i], "DATABASE_URL=", 13) != 0)
 			envp[k++] = strdup(environ[i]);
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
 		if (!o->val || !o->envvar)
@@ -94,8 +95,8 @@ static int run_tool(char *const argv[], const char *url, const char *out_path, s
 	posix_spawn_file_actions_destroy(&fa);
 	env_free(envp);
 	if (rc != 0)
-		return err_set(err, PROBLEM_UNAVAILABLE, "cannot run %s (is postgresql-client installed?)",
-		               argv[0]);
+		return err_set(err, PROBLEM_UNAVAILABLE,
+		               "cannot run %s (is postgresql-client installed?)", argv[0]);
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
@@ -161,8 +162,8 @@ static void progress_bar(bool on, const char *what, size_t done, size_t total)
 	if (!on || total == 0)
 		return;
 	int width = 30, filled = (int)((double)done / (double)total * width);
-	fprintf(stderr, "\r%-10s [%.*s%*s] %zu/%zu", what, filled,
-	        "##############################", width - filled, "", done, total);
+	fprintf(stderr, "\r%-10s [%.*s%*s] %zu/%zu", what, filled, "##############################",
+	        width - filled, "", done, total);
 	if (done == total)
 		fputc('\n', stderr);
 }
@@ -228,9 +229,9 @@ static int copy_files(const char *from, const char *to, const json_t *files, jso
 		char *data = file_read_all(src, STORE_FILE_MAX, &len, err);
 		if (!data)
 			return -1;
-		int rc = ensure_dirs_for(to, rel) < 0 ? err_set(err, PROBLEM_UNAVAILABLE,
-		                                                "cannot create %s", to)
-		                                      : file_write_atomic(dst, data, len, err);
+		int rc = ensure_dirs_for(to, rel) < 0
+		                 ? err_set(err, PROBLEM_UNAVAILABLE, "cannot create %s", to)
+		                 : file_write_atomic(dst, data, len, err);
 		crypto_sha256_hex(data, len, sha);
 		free(data);
 		if (rc < 0)
@@ -274,8 +275,8 @@ static int make_out_dir(const char *dir, struct sk_err *err)
 	return entries ? err_set(err, PROBLEM_USAGE, "%s is not empty", dir) : 0;
 }
 
-int backup_write(const struct config *cfg, const char *out_dir, bool progress,
-                 json_t **manifest, struct sk_err *err)
+int backup_write(const struct config *cfg, const char *out_dir, bool progress, json_t **manifest,
+                 struct sk_err *err)
 {
 	if (make_out_dir(out_dir, err) < 0)
 		return -1;
@@ -307,9 +308,16 @@ int backup_write(const struct config *cfg, const char *out_dir, bool progress,
 		snprintf(snap_arg, sizeof(snap_arg), "--snapshot=%s", snapshot);
 		snprintf(role_arg, sizeof(role_arg), "--role=%s", owner);
 		snprintf(file_arg, sizeof(file_arg), "--file=%s", dump);
-		char *argv[] = {"pg_dump", "--format=custom", snap_arg, role_arg, file_arg,
-		                "--schema=public", "--schema=scrollkeep", "--schema=auth",
-		                "--schema=supabase_migrations", NULL};
+		char *argv[] = {"pg_dump",
+		                "--format=custom",
+		                snap_arg,
+		                role_arg,
+		                file_arg,
+		                "--schema=public",
+		                "--schema=scrollkeep",
+		                "--schema=auth",
+		                "--schema=supabase_migrations",
+		                NULL};
 		progress_bar(progress, "database", 0, 1);
 		rc = run_tool(argv, cfg->database_url, NULL, err);
 		progress_bar(progress && rc == 0, "database", 1, 1);
@@ -341,8 +349,8 @@ int backup_write(const struct config *cfg, const char *out_dir, bool progress,
 	}
 	if (rc == 0) {
 		doc = json_pack("{s:s, s:s, s:s, s:i, s:O, s:O}", "format", BACKUP_FORMAT,
-		                "migration_level", level, "server_version", version, "libpq_version",
-		                PQlibVersion(), "tables", tables, "files", files);
+		                "migration_level", level, "server_version", version,
+		                "libpq_version", PQlibVersion(), "tables", tables, "files", files);
 		char when[64];
 		time_t now = time(NULL);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -396,16 +404,17 @@ static json_t *read_manifest(const char *from_dir, struct sk_err *err)
 		char sha[SHA256_HEX_LEN + 1];
 		if (strstr(rel, "..") || rel[0] == '/') {
 			json_decref(m);
-			err_set(err, PROBLEM_BAD_REQUEST, "the manifest names a path outside the backup");
+			err_set(err, PROBLEM_BAD_REQUEST,
+			        "the manifest names a path outside the backup");
 			return NULL;
 		}
 		snprintf(path, sizeof(path), "%s/%s", from_dir, rel);
 		struct sk_err ferr = {0};
 		if (file_sha256(path, sha, &len, &ferr) < 0 ||
 		    strcmp(sha, json_string_value(want) ? json_string_value(want) : "") != 0) {
-			json_decref(m);
-			err_set(err, PROBLEM_BAD_REQUEST, "the backup is damaged: %s does not match its hash",
-			        rel);
+			err_set(err, PROBLEM_BAD_REQUEST,
+			        "the backup is damaged: %s does not match its hash", rel);
+			json_decref(m); /* rel is m's */
 			return NULL;
 		}
 	}
@@ -460,7 +469,8 @@ static int copy_tombstones(const struct config *cfg, PGconn *into, json_int_t *c
 	if (!text)
 		return err_set(err, PROBLEM_INTERNAL, "out of memory");
 	const char *params[] = {text};
-	PGresult *res = db_query(into, "SELECT scrollkeep.add_tombstones($1::jsonb)", 1, params, err);
+	PGresult *res =
+	        db_query(into, "SELECT scrollkeep.add_tombstones($1::jsonb)", 1, params, err);
 	free(text);
 	if (!res)
 		return -1;
@@ -483,10 +493,10 @@ int backup_restore(const struct config *cfg, const char *from_dir, const char *i
 		return -1;
 	}
 	if (strcmp(level, known) > 0) {
-		json_decref(m);
-		return err_set(err, PROBLEM_CONFLICT,
-		               "the backup is at migration %s, newer than this build's %s", level,
-		               known);
+		err_set(err, PROBLEM_CONFLICT,
+		        "the backup is at migration %s, newer than this build's %s", level, known);
+		json_decref(m); /* level is m's */
+		return -1;
 	}
 	struct db_options opt = {.app_name = "scrollkeep-restore"};
 	PGconn *into = db_connect_as(into_url, &opt, DB_ROLE_SERVICE, err);
@@ -507,7 +517,8 @@ int backup_restore(const struct config *cfg, const char *from_dir, const char *i
 	if (rc == 0 && strcmp(tables, "0") != 0)
 		rc = err_set(err, PROBLEM_CONFLICT, "the database to restore into is not empty");
 	if (rc == 0) {
-		char role_arg[160], db_arg[160], dump[PATH_MAX], list[PATH_MAX], list_arg[PATH_MAX + 16];
+		char role_arg[160], db_arg[160], dump[PATH_MAX], list[PATH_MAX],
+		        list_arg[PATH_MAX + 16];
 		snprintf(role_arg, sizeof(role_arg), "--role=%s", owner);
 		snprintf(db_arg, sizeof(db_arg), "--dbname=%s", dbname);
 		snprintf(dump, sizeof(dump), "%s/%s", from_dir, BACKUP_DUMP);
@@ -523,8 +534,16 @@ int backup_restore(const struct config *cfg, const char *from_dir, const char *i
 		if (rc == 0)
 			rc = drop_public_schema_entry(list, err);
 		/* The rest of the connection (host, user, password) comes from the environment. */
-		char *argv[] = {"pg_restore", "--no-owner", "--single-transaction", "--exit-on-error",
-		                "--no-password", role_arg, db_arg, list_arg, dump, NULL};
+		char *argv[] = {"pg_restore",
+		                "--no-owner",
+		                "--single-transaction",
+		                "--exit-on-error",
+		                "--no-password",
+		                role_arg,
+		                db_arg,
+		                list_arg,
+		                dump,
+		                NULL};
 		if (rc == 0)
 			rc = run_tool(argv, into_url, NULL, err);
 		unlink(list);
@@ -539,9 +558,9 @@ int backup_restore(const struct config *cfg, const char *from_dir, const char *i
 		json_t *files = json_array(), *bad = json_array();
 		const char *rel;
 		json_t *want;
-		json_object_foreach(json_object_get(m, "files"), rel, want)
-		    if (strncmp(rel, "artifacts/", 10) == 0)
-		            json_array_append_new(files, json_string(rel + 10));
+		json_object_foreach(json_object_get(m, "files"), rel,
+		                    want) if (strncmp(rel, "artifacts/", 10) == 0)
+		        json_array_append_new(files, json_string(rel + 10));
 		char from[PATH_MAX];
 		snprintf(from, sizeof(from), "%s/artifacts", from_dir);
 		json_t *hashes = json_object();
@@ -560,14 +579,15 @@ int backup_restore(const struct config *cfg, const char *from_dir, const char *i
 		target.artifact_dir = artifact_dir;
 		if (rc == 0)
 			rc = privacy_reapply_tombstones(into, &target, &forgotten, &failed, err);
-		out = json_pack("{s:s, s:I, s:o, s:I, s:o, s:I, s:i, s:i}", "migration_level", level,
-		                "tables_checked", (json_int_t)json_object_size(have),
+		out = json_pack("{s:s, s:I, s:o, s:I, s:o, s:I, s:i, s:i}", "migration_level",
+		                level, "tables_checked", (json_int_t)json_object_size(have),
 		                "tables_differing", diff, "files_restored",
 		                (json_int_t)json_array_size(files), "files_differing", bad,
 		                "tombstones_copied", copied, "forgotten_again", forgotten,
 		                "still_found", failed);
-		json_object_set_new(out, "ok", json_boolean(rc == 0 && json_array_size(diff) == 0 &&
-		                                            json_array_size(bad) == 0 && failed == 0));
+		json_object_set_new(out, "ok",
+		                    json_boolean(rc == 0 && json_array_size(diff) == 0 &&
+		                                 json_array_size(bad) == 0 && failed == 0));
 		json_decref(files);
 		json_decref(hashes);
 		json_decref(have);
@@ -673,10 +693,11 @@ int backup_drill(const struct config *cfg, const char *into_url, json_t **report
 			json_int_t hits = json_integer_value(json_object_get(proof, "hits"));
 			out = json_pack("{s:O, s:I, s:b}", "restore", restored, "canary_hits", hits,
 			                "canary_forgotten_again",
-			                json_integer_value(json_object_get(restored, "forgotten_again")) >= 1);
-			json_object_set_new(out, "ok", json_boolean(hits == 0 &&
-			                                            json_is_true(json_object_get(restored,
-			                                                                         "ok"))));
+			                json_integer_value(
+			                        json_object_get(restored, "forgotten_again")) >= 1);
+			json_object_set_new(out, "ok",
+			                    json_boolean(hits == 0 && json_is_true(json_object_get(
+			                                                      restored, "ok"))));
 			json_decref(proof);
 		}
 	}

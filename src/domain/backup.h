@@ -21,8 +21,8 @@
 /* Write a backup of cfg's database and artifact store into out_dir (created; it must not
  * exist or be empty). progress draws a bar on stderr. *manifest (may be NULL) is the
  * manifest written. */
-int backup_write(const struct config *cfg, const char *out_dir, bool progress,
-                 json_t **manifest, struct sk_err *err);
+int backup_write(const struct config *cfg, const char *out_dir, bool progress, json_t **manifest,
+                 struct sk_err *err);
 
 /* Restore from_dir into the empty database at into_url and its files into artifact_dir:
  * refuses a damaged file or a migration level newer than cfg's migrations, re-checks every
