@@ -168,32 +168,22 @@ static void progress_bar(bool on, const char *what, size_t done, size_t total)
 		fputc('\n', stderr);
 }
 
-/* The store's files (two levels, as the store writes them) as relative paths. */
-static json_t *store_files(const char *dir)
+static void list_file(const char *dir, const char *rel, const struct stat *st, void *ctx)
+{
+	(void)dir;
+	(void)st;
+	if (store_path_valid(rel))
+		json_array_append_new(ctx, json_string(rel));
+}
+
+/* The store's files as relative paths. */
+static json_t *store_files(const char *dir, struct sk_err *err)
 {
 	json_t *files = json_array();
-	DIR *top = opendir(dir);
-	if (!top)
-		return files;
-	struct dirent *d;
-	while ((d = readdir(top))) {
-		if (d->d_name[0] == '.')
-			continue;
-		char sub[PATH_MAX];
-		snprintf(sub, sizeof(sub), "%s/%s", dir, d->d_name);
-		DIR *inner = opendir(sub);
-		if (!inner)
-			continue;
-		struct dirent *f;
-		while ((f = readdir(inner))) {
-			char rel[512];
-			snprintf(rel, sizeof(rel), "%s/%s", d->d_name, f->d_name);
-			if (f->d_name[0] != '.' && store_path_valid(rel))
-				json_array_append_new(files, json_string(rel));
-		}
-		closedir(inner);
+	if (store_each_file(dir, list_file, files, err) < 0) {
+		json_decref(files);
+		return NULL;
 	}
-	closedir(top);
 	return files;
 }
 
@@ -331,9 +321,9 @@ int backup_write(const struct config *cfg, const char *out_dir, bool progress, j
 		json_object_set_new(files, BACKUP_DUMP, json_string(sha));
 		char to[PATH_MAX];
 		snprintf(to, sizeof(to), "%s/artifacts", out_dir);
-		json_t *list = store_files(cfg->artifact_dir);
+		json_t *list = store_files(cfg->artifact_dir, err);
 		json_t *hashes = json_object();
-		rc = copy_files(cfg->artifact_dir, to, list, hashes, progress, err);
+		rc = list ? copy_files(cfg->artifact_dir, to, list, hashes, progress, err) : -1;
 		const char *rel;
 		json_t *h;
 		json_object_foreach(hashes, rel, h)

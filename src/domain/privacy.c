@@ -4,7 +4,6 @@
 #define _GNU_SOURCE /* memmem */
 #include "privacy.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -212,43 +211,27 @@ static bool file_has_probe(const char *data, size_t len, const json_t *probes)
 	return false;
 }
 
-/* Scan every regular file under dir (the artifact store, one level of subdirectories deep,
- * as the store writes it) for the probes: adds the paths that hold one to hits. */
-static int scan_store(const char *dir, const json_t *probes, json_t *hits, int *scanned)
+struct file_scan {
+	const json_t *probes;
+	json_t *hits;
+	int scanned;
+};
+
+static void scan_file(const char *dir, const char *rel, const struct stat *st, void *ctx)
 {
-	DIR *top = opendir(dir);
-	if (!top)
-		return errno == ENOENT ? 0 : -1;
-	struct dirent *d;
-	while ((d = readdir(top))) {
-		if (d->d_name[0] == '.')
-			continue;
-		char sub[4096];
-		snprintf(sub, sizeof(sub), "%s/%s", dir, d->d_name);
-		DIR *inner = opendir(sub);
-		if (!inner)
-			continue;
-		struct dirent *f;
-		while ((f = readdir(inner))) {
-			if (f->d_name[0] == '.')
-				continue;
-			char path[8300];
-			snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
-			size_t len;
-			struct sk_err ignored;
-			char *data = file_read_all(path, STORE_FILE_MAX, &len, &ignored);
-			if (!data)
-				continue;
-			(*scanned)++;
-			if (file_has_probe(data, len, probes))
-				json_array_append_new(hits,
-				                      json_sprintf("%s/%s", d->d_name, f->d_name));
-			free(data);
-		}
-		closedir(inner);
-	}
-	closedir(top);
-	return 0;
+	(void)st;
+	struct file_scan *scan = ctx;
+	char path[4800];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	size_t len;
+	struct sk_err ignored;
+	char *data = file_read_all(path, STORE_FILE_MAX, &len, &ignored);
+	if (!data)
+		return;
+	scan->scanned++;
+	if (file_has_probe(data, len, scan->probes))
+		json_array_append_new(scan->hits, json_string(rel));
+	free(data);
 }
 
 /* Scan the database and the store for probes; fills report's hits, locations, file_hits,
@@ -279,12 +262,13 @@ static int scan(PGconn *conn, const struct config *cfg, const json_t *probes, js
 	}
 	PQclear(res);
 	json_t *file_hits = json_array();
-	int scanned = 0;
-	if (scan_store(cfg->artifact_dir, probes, file_hits, &scanned) < 0) {
+	struct file_scan fs = {probes, file_hits, 0};
+	if (store_each_file(cfg->artifact_dir, scan_file, &fs, err) < 0) {
 		json_decref(locations);
 		json_decref(file_hits);
-		return err_set(err, PROBLEM_UNAVAILABLE, "cannot read the artifact store");
+		return -1;
 	}
+	int scanned = fs.scanned;
 	hits += (long long)json_array_size(file_hits);
 	res = db_query(conn, "SELECT scrollkeep.dead_rows()", 0, NULL, err);
 	if (!res) {

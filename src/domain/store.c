@@ -139,10 +139,7 @@ static bool referenced(const struct paths *p, const char *path)
 	return bsearch(&path, p->items, p->count, sizeof(char *), cmp_str) != NULL;
 }
 
-/* Call fn for each regular file in the store's two-level layout, with its relative path. */
-typedef void (*file_fn)(const char *dir, const char *rel, const struct stat *st, void *ctx);
-
-static int each_file(const char *dir, file_fn fn, void *ctx, struct sk_err *err)
+int store_each_file(const char *dir, store_file_fn fn, void *ctx, struct sk_err *err)
 {
 	DIR *top = opendir(dir);
 	if (!top)
@@ -198,7 +195,7 @@ int store_sweep(const char *dir, PGconn *conn, int grace_s, int *removed, struct
 	if (referenced_paths(conn, &keep, err) < 0)
 		return -1;
 	struct sweep s = {&keep, time(NULL) - grace_s, 0};
-	int rc = each_file(dir, sweep_one, &s, err);
+	int rc = store_each_file(dir, sweep_one, &s, err);
 	*removed = s.removed;
 	paths_free(&keep);
 	return rc;
@@ -271,7 +268,7 @@ int store_check(const char *dir, PGconn *conn, int grace_s, struct store_problem
 	}
 	c.keep = &keep;
 	c.older_than = time(NULL) - grace_s;
-	int rc = each_file(dir, check_orphan, &c, err);
+	int rc = store_each_file(dir, check_orphan, &c, err);
 	paths_free(&keep);
 	if (rc < 0 || c.oom) {
 		free(c.items);

@@ -38,6 +38,14 @@ int store_put(const char *dir, const void *data, size_t len, const char *ext,
 char *store_get(const char *dir, const char *path, size_t *len, char sha256[SHA256_HEX_LEN + 1],
                 struct sk_err *err);
 
+struct stat;
+
+/* Call fn for each regular file in the store's two-level layout ("ab/…", and "exports/…"),
+ * with its path relative to dir; dot files (a write in progress) are skipped. A store that
+ * does not exist yet has no files. */
+typedef void (*store_file_fn)(const char *dir, const char *rel, const struct stat *st, void *ctx);
+int store_each_file(const char *dir, store_file_fn fn, void *ctx, struct sk_err *err);
+
 /* Remove every file (and leftover temporary file) older than grace_s that no row points to
  * (scrollkeep.artifact_paths()). conn runs as service_role. *removed counts them. */
 int store_sweep(const char *dir, PGconn *conn, int grace_s, int *removed, struct sk_err *err);
