@@ -19,6 +19,7 @@
 #include "core/crypto.h"
 #include "core/db.h"
 #include "core/files.h"
+#include "domain/audit.h"
 #include "domain/migrate.h"
 #include "domain/privacy.h"
 #include "domain/store.h"
@@ -292,6 +293,10 @@ int backup_write(const struct config *cfg, const char *out_dir, bool progress, j
 	json_t *tables = rc == 0 ? table_checksums(conn, err) : NULL;
 	if (!tables)
 		rc = -1;
+	/* The audit chain's head goes into the manifest, to check a copy against. */
+	struct audit_chain chain = {0};
+	if (rc == 0 && audit_chain_check(conn, &chain, err) < 0)
+		rc = -1;
 	char dump[PATH_MAX], snap_arg[128], role_arg[160], file_arg[PATH_MAX + 8];
 	snprintf(dump, sizeof(dump), "%s/%s", out_dir, BACKUP_DUMP);
 	if (rc == 0) {
@@ -345,6 +350,10 @@ int backup_write(const struct config *cfg, const char *out_dir, bool progress, j
 		time_t now = time(NULL);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 		json_object_set_new(doc, "created_at", json_string(when));
+		json_object_set_new(doc, "audit_chain",
+		                    json_pack("{s:I, s:I, s:s}", "rows", (json_int_t)chain.rows,
+		                              "head_seq", (json_int_t)chain.head_seq, "head_hash",
+		                              chain.head_hash));
 		char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/manifest.json", out_dir);
@@ -543,7 +552,19 @@ int backup_restore(const struct config *cfg, const char *from_dir, const char *i
 	free(dbname);
 	json_t *have = rc == 0 ? table_checksums(into, err) : NULL;
 	json_t *out = NULL;
+	struct audit_chain chain = {0};
+	if (have && audit_chain_check(into, &chain, err) < 0) {
+		json_decref(have);
+		have = NULL;
+	}
 	if (have) {
+		/* The restored trail must hold and end where the backup's did. */
+		const json_t *want_chain = json_object_get(m, "audit_chain");
+		const char *want_hash = json_string_value(json_object_get(want_chain, "head_hash"));
+		bool chain_ok = chain.broken_seq == 0 && want_hash &&
+		                json_integer_value(json_object_get(want_chain, "head_seq")) ==
+		                        chain.head_seq &&
+		                strcmp(want_hash, chain.head_hash) == 0;
 		json_t *diff = compare_tables(json_object_get(m, "tables"), have);
 		json_t *files = json_array(), *bad = json_array();
 		const char *rel;
@@ -575,9 +596,11 @@ int backup_restore(const struct config *cfg, const char *from_dir, const char *i
 		                (json_int_t)json_array_size(files), "files_differing", bad,
 		                "tombstones_copied", copied, "forgotten_again", forgotten,
 		                "still_found", failed);
+		json_object_set_new(out, "audit_chain_matches", json_boolean(chain_ok));
 		json_object_set_new(out, "ok",
 		                    json_boolean(rc == 0 && json_array_size(diff) == 0 &&
-		                                 json_array_size(bad) == 0 && failed == 0));
+		                                 json_array_size(bad) == 0 && failed == 0 &&
+		                                 chain_ok));
 		json_decref(files);
 		json_decref(hashes);
 		json_decref(have);

@@ -87,3 +87,19 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION scrollkeep.verify_findings() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scrollkeep.verify_findings() TO service_role;
+
+-- The data map, from the column classification: each column that is not operational, with
+-- its class and note, and how its table reaches the person (docs/privacy-data-map.md is its
+-- output, made by `scrollkeep privacy map`).
+CREATE FUNCTION scrollkeep.data_map()
+  RETURNS TABLE (table_name text, column_name text, data_type text, class text, note text, reached_by text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+AS $$
+  SELECT k.table_schema || '.' || k.table_name, k.column_name, k.data_type, k.class, k.note,
+         coalesce(scrollkeep.subject_rows(k.table_schema, k.table_name), '')
+    FROM scrollkeep.column_classes k
+   WHERE k.class <> 'operational'
+   ORDER BY k.table_schema, k.table_name, k.column_number
+$$;
+REVOKE ALL ON FUNCTION scrollkeep.data_map() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scrollkeep.data_map() TO service_role;

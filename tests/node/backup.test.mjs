@@ -59,6 +59,8 @@ test('a backup, restored, equals its snapshot; a person forgotten since is forgo
   assert.equal(manifest.tables['public.readings'].rows, 1);
   assert.match(manifest.tables['public.readings'].checksum, /^[0-9a-f]{32}$/);
   assert.match(manifest.files['database.dump'], /^[0-9a-f]{64}$/);
+  assert.match(manifest.audit_chain.head_hash, /^[0-9a-f]{64}$/, 'the audit chain head, to check a copy against');
+  assert.ok(manifest.audit_chain.head_seq >= 1);
   const artifactFiles = Object.keys(manifest.files).filter((f) => f.startsWith('artifacts/'));
   assert.equal(artifactFiles.length, 1, 'the pdf');
   assert.equal((await runCli(['backup', '--out', dir], { env })).code, 2, 'a directory that is not empty is refused');
@@ -75,6 +77,7 @@ test('a backup, restored, equals its snapshot; a person forgotten since is forgo
   assert.equal(report.ok, true);
   assert.deepEqual(report.tables_differing, []);
   assert.deepEqual(report.files_differing, []);
+  assert.equal(report.audit_chain_matches, true);
   assert.equal(report.files_restored, 1);
   assert.ok(report.tombstones_copied >= 1);
   assert.equal(report.forgotten_again, 1, 'the person came back with the backup and was forgotten again');

@@ -28,3 +28,17 @@ test('rls-map takes no arguments', async () => {
   const run = await runCli(['rls-map', 'extra'], { env: baseEnv(null) });
   assert.equal(run.code, 2);
 });
+
+test('docs/privacy-data-map.md is the data map of a freshly migrated database', async () => {
+  const db = await createDatabase();
+  try {
+    const run = await runCli(['privacy', 'map'], { env: baseEnv(db) });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^\| public\.readings \| question \| text \| private \| .* \| user_id = \$1 \|$/m);
+    assert.match(run.stdout, /^\| public\.council_voices \| body \| text \| private \| .* \| session_id IN /m);
+    const committed = fs.readFileSync(path.join(env.root, 'docs', 'privacy-data-map.md'), 'utf8');
+    assert.ok(committed === run.stdout, 'docs/privacy-data-map.md is stale: run make docs');
+  } finally {
+    await db.drop();
+  }
+});
