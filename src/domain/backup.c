@@ -57,15 +57,16 @@ static char **tool_env(const char *url, struct sk_err *err)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "PG", 2) != 0 &&
-		    strncmp(environ[i], "DATABASE_URL=", 13) != 0)
-			envp[k++] = strdup(environ[i]);
+		    strncmp(environ[i], "DATABASE_URL=", 13) != 0 && (envp[k] = strdup(environ[i])))
+			k++; /* a failed copy is skipped: a NULL would end the environment early */
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
 		if (!o->val || !o->envvar)
 			continue;
 		size_t len = strlen(o->envvar) + strlen(o->val) + 2;
 		char *kv = malloc(len);
-		if (kv)
-			snprintf(kv, len, "%s=%s", o->envvar, o->val);
+		if (!kv)
+			continue;
+		snprintf(kv, len, "%s=%s", o->envvar, o->val);
 		envp[k++] = kv;
 	}
 	PQconninfoFree(opts);

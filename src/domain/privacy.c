@@ -288,9 +288,8 @@ static int scan(PGconn *conn, const struct config *cfg, const json_t *probes, js
 }
 
 /* What is kept after a deletion, why, and until when. */
-static json_t *retained_classes(const struct config *cfg)
+static json_t *retained_classes(void)
 {
-	(void)cfg;
 	return json_pack(
 	        "[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}]", "class",
 	        "payments, checkout sessions, entitlements and their ledgers", "why",
@@ -335,7 +334,7 @@ static int prove(PGconn *conn, const struct config *cfg, const char *request_id,
 		return -1;
 	json_object_update(report, when);
 	json_decref(when);
-	json_object_set_new(report, "retained", retained_classes(cfg));
+	json_object_set_new(report, "retained", retained_classes());
 	char *text = json_dumps(report, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		return err_set(err, PROBLEM_INTERNAL, "out of memory");
@@ -354,7 +353,7 @@ static int prove(PGconn *conn, const struct config *cfg, const char *request_id,
 static int delete_files(PGconn *conn, const struct config *cfg, const char *request_id,
                         struct sk_err *err)
 {
-	const char *params[3] = {request_id};
+	const char *params[2] = {request_id};
 	PGresult *res = db_query(conn,
 	                         "SELECT p.value FROM scrollkeep.erasure_probes p"
 	                         " WHERE p.deletion_request_id = $1 AND p.kind = 'file'"
@@ -379,24 +378,13 @@ static int delete_files(PGconn *conn, const struct config *cfg, const char *requ
 	PQclear(res);
 	char count[16];
 	snprintf(count, sizeof(count), "%d", removed);
-	const char *count_params[] = {request_id, count};
-	json_t *report = db_query_json(conn,
-	                               "SELECT scrollkeep.forget_count(report, 'deleted',"
-	                               " 'artifact_files', $2::bigint)"
-	                               " FROM public.deletion_requests WHERE id = $1",
-	                               2, count_params, err);
-	if (!report)
-		return -1;
-	char *text = json_dumps(report, JSON_COMPACT);
-	json_decref(report);
-	if (!text)
-		return err_set(err, PROBLEM_INTERNAL, "out of memory");
-	params[1] = "files_deleted";
-	params[2] = text;
-	int rc = db_exec(conn, "SELECT scrollkeep.forget_finish($1, $2, $3::jsonb, NULL)", 3,
-	                 params, err);
-	free(text);
-	return rc;
+	params[1] = count;
+	return db_exec(
+	        conn,
+	        "SELECT scrollkeep.forget_finish($1, 'files_deleted',"
+	        " scrollkeep.forget_count(d.report, 'deleted', 'artifact_files', $2::bigint),"
+	        " NULL) FROM public.deletion_requests d WHERE d.id = $1",
+	        2, params, err);
 }
 
 int privacy_forget_run(PGconn *conn, const struct config *cfg, const char *request_id,

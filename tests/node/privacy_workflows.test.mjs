@@ -172,6 +172,8 @@ test('a deletion request can be cancelled during its grace period', async () => 
   try {
     const p = await createPerson(db, 'hesitant');
     assert.equal((await call(s, 'POST', '/v1/privacy/deletion', { token: p.token, body: { now: true } })).status, 422);
+    assert.equal((await db.query('SELECT count(*) FROM deletion_requests WHERE user_id = $1', [p.id])).rows[0].count, '0',
+                 'a refused request writes nothing');
     const res = await call(s, 'POST', '/v1/privacy/deletion', { token: p.token, body: {} });
     assert.equal(res.status, 202, res.text);
     assert.equal(res.json.status, 'scheduled');
