@@ -76,6 +76,8 @@ cluster_psql() {
 #                     own: it must SET ROLE to anon, authenticated or service_role for each
 #                     transaction (and to scrollkeep_owner to migrate), so a code path that
 #                     forgets to switch role gets "permission denied" instead of bypassing RLS.
+#                     It may also switch to scrollkeep_ai_writer (migration 018), the role
+#                     the AI's output is written as.
 # The first migration creates the Supabase API roles, which needs a superuser session
 # (BYPASSRLS); later runs of `scrollkeep migrate` work with DATABASE_URL alone.
 cluster_bootstrap() {
@@ -95,7 +97,7 @@ SELECT format('CREATE DATABASE %I OWNER scrollkeep_owner', '$db')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db') \gexec
 SQL
 	DATABASE_URL="postgresql:///$db?host=$dir&user=postgres" "$bin" migrate >/dev/null
-	cluster_psql "$dir" "$db" -c 'GRANT anon, authenticated, service_role TO scrollkeep_app'
+	cluster_psql "$dir" "$db" -c 'GRANT anon, authenticated, service_role, scrollkeep_ai_writer TO scrollkeep_app'
 }
 
 # cluster_url DIR DB — the DATABASE_URL of the login role.

@@ -20,6 +20,16 @@ static void answer_problem(struct api_call *c)
 	}
 }
 
+/* Borrow a connection and BEGIN as the database role matching the caller, with its claims. */
+static int begin_transaction(struct api_call *c)
+{
+	c->conn = db_acquire(c->app->pool, 5000, &c->err);
+	if (!c->conn)
+		return -1;
+	enum db_role db_role = c->who.role == AUTH_PERSON ? DB_ROLE_AUTHENTICATED : DB_ROLE_SERVICE;
+	return db_begin_as(c->conn, db_role, c->who.claims_json, &c->err);
+}
+
 int api_begin(struct api_call *c, struct http_request *req, struct http_response *res,
               enum auth_role role, api_validator validate)
 {
@@ -36,11 +46,7 @@ int api_begin(struct api_call *c, struct http_request *req, struct http_response
 		if (!c->body || validate(c->body, &c->err) < 0)
 			goto fail;
 	}
-	c->conn = db_acquire(c->app->pool, 5000, &c->err);
-	if (!c->conn)
-		goto fail;
-	enum db_role db_role = role == AUTH_PERSON ? DB_ROLE_AUTHENTICATED : DB_ROLE_SERVICE;
-	if (db_begin_as(c->conn, db_role, c->who.claims_json, &c->err) < 0)
+	if (begin_transaction(c) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -63,6 +69,32 @@ void api_finish(struct api_call *c, int status, json_t *out)
 		return;
 	}
 	http_respond_json(c->res, status, out);
+}
+
+int api_pause(struct api_call *c)
+{
+	if (c->conn) {
+		db_rollback(c->conn);
+		db_release(c->app->pool, c->conn);
+		c->conn = NULL;
+	}
+	return 0;
+}
+
+int api_resume(struct api_call *c)
+{
+	if (begin_transaction(c) == 0)
+		return 0;
+	answer_problem(c);
+	return -1;
+}
+
+void api_fail_recorded(struct api_call *c)
+{
+	struct sk_err why = c->err;
+	if (db_commit(c->conn, &c->err) == 0)
+		c->err = why;
+	answer_problem(c);
 }
 
 void api_end(struct api_call *c)

@@ -45,6 +45,18 @@ int api_begin(struct api_call *c, struct http_request *req, struct http_response
  * status with out (taken over). A failed COMMIT is answered as a problem too. */
 void api_finish(struct api_call *c, int status, json_t *out);
 
+/* For a call that waits on an upstream (the AI): roll back the read-only transaction and give
+ * the connection back, so none is held while waiting. Returns 0. */
+int api_pause(struct api_call *c);
+
+/* Borrow a connection again and BEGIN as before, with the same claims. Returns -1 with the
+ * problem already answered. */
+int api_resume(struct api_call *c);
+
+/* Answer the problem in c->err but COMMIT first: for a refusal that must leave a record
+ * (the AI's ledger row of a rejected answer) and nothing else. */
+void api_fail_recorded(struct api_call *c);
+
 /* Roll back what is still open, return the connection, free the identity and the body. */
 void api_end(struct api_call *c);
 

@@ -22,6 +22,8 @@ const struct config_var config_vars[] = {
         {"ARTIFACT_DIR", false, false, "storing PDFs and share cards", ".var/artifacts"},
         {"AI_API_URL", false, false, "the AI contract's endpoint", NULL},
         {"AI_API_KEY", true, false, "the AI contract's endpoint", NULL},
+        {"SCROLLKEEP_AI_MODEL", false, false, "the model the AI contract asks for", "gpt-4o-mini"},
+        {"SCROLLKEEP_AI_TIMEOUT_MS", false, false, "the longest an AI call may take", "30000"},
         {"SCROLLKEEP_LISTEN", false, false, "the HTTP server's address", "127.0.0.1:8080"},
         {"SCROLLKEEP_MIGRATIONS_DIR", false, false, "migrate, readiness", "supabase/migrations"},
         {"SCROLLKEEP_HTTP_THREADS", false, false, "HTTP worker threads", "32"},

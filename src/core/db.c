@@ -211,6 +211,8 @@ const char *db_role_name(enum db_role role)
 		return "authenticated";
 	case DB_ROLE_SERVICE:
 		return "service_role";
+	case DB_ROLE_AI_WRITER:
+		return "scrollkeep_ai_writer";
 	}
 	return "anon";
 }

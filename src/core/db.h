@@ -20,7 +20,9 @@
 
 #include "err.h"
 
-enum db_role { DB_ROLE_ANON, DB_ROLE_AUTHENTICATED, DB_ROLE_SERVICE };
+/* DB_ROLE_AI_WRITER: may insert the AI contract's output columns and nothing else (migration
+ * 018); AI output is written as it, so a bug in the AI path cannot read or change a row. */
+enum db_role { DB_ROLE_ANON, DB_ROLE_AUTHENTICATED, DB_ROLE_SERVICE, DB_ROLE_AI_WRITER };
 
 /* The PostgreSQL role name of a db_role. */
 const char *db_role_name(enum db_role role);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/crypto.h"
 #include "core/db.h"
 #include "core/json.h"
 #include "domain/consent.h"
@@ -28,42 +29,50 @@ static const char *const sql_check =
         "       $3::timestamptz BETWEEN now() + interval '1 minute' AND now() + interval '366 days'";
 
 static const char *const sql_insert =
-        "INSERT INTO public.echoes (user_id, reading_id, scheduled_for)"
-        " VALUES ($1, $2, $3::timestamptz) RETURNING id, to_json(scheduled_for) #>> '{}', status";
+        "INSERT INTO public.echoes (id, user_id, reading_id, scheduled_for, body)"
+        " VALUES ($1, $2, $3, $4::timestamptz, $5)";
 
-json_t *echo_schedule(PGconn *conn, const char *user_id, const json_t *body, struct sk_err *err)
+static const char *const sql_read_back =
+        "SELECT to_json(scheduled_for) #>> '{}', status FROM public.echoes WHERE id = $1";
+
+int echo_check(PGconn *conn, const char *user_id, const char *reading_id, const char *when,
+               struct sk_err *err)
 {
-	const char *reading_id = json_str(body, "reading_id");
-	const char *when = json_str(body, "scheduled_for");
 	const char *check[] = {reading_id, user_id, when};
 	PGresult *res = db_query(conn, sql_check, 3, check, err);
 	if (!res)
-		return NULL;
+		return -1;
 	bool visible = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
 	bool in_range = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	PQclear(res);
-	if (!visible) {
-		err_set(err, PROBLEM_NOT_FOUND, "no such reading");
-		return NULL;
-	}
-	if (!in_range) {
-		err_set(err, PROBLEM_INVALID_BODY,
-		        "scheduled_for must be between one minute and one year ahead");
-		return NULL;
-	}
+	if (!visible)
+		return err_set(err, PROBLEM_NOT_FOUND, "no such reading");
+	if (!in_range)
+		return err_set(err, PROBLEM_INVALID_BODY,
+		               "scheduled_for must be between one minute and one year ahead");
 	static const char *const needs[] = {"email_delivery"};
-	if (consent_require(conn, user_id, needs, 1, err) < 0)
+	return consent_require(conn, user_id, needs, 1, err);
+}
+
+json_t *echo_store(PGconn *conn, const char *user_id, const char *reading_id, const char *when,
+                   const char *text, enum db_role writer, struct sk_err *err)
+{
+	char id[37];
+	if (crypto_uuid_v4(id) < 0) {
+		err_set(err, PROBLEM_INTERNAL, "no randomness");
 		return NULL;
-	if (db_set_role(conn, DB_ROLE_SERVICE, err) < 0)
+	}
+	const char *params[] = {id, user_id, reading_id, when, text};
+	if (db_set_role(conn, writer, err) < 0 || db_exec(conn, sql_insert, 5, params, err) < 0 ||
+	    db_set_role(conn, DB_ROLE_SERVICE, err) < 0)
 		return NULL;
-	const char *params[] = {user_id, reading_id, when};
-	res = db_query(conn, sql_insert, 3, params, err);
+	const char *idp[] = {id};
+	PGresult *res = db_query(conn, sql_read_back, 1, idp, err);
 	if (!res)
 		return NULL;
-	char id[37], scheduled[64], status[16];
-	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(scheduled, sizeof(scheduled), "%s", PQgetvalue(res, 0, 1));
-	snprintf(status, sizeof(status), "%s", PQgetvalue(res, 0, 2));
+	char scheduled[64], status[16];
+	snprintf(scheduled, sizeof(scheduled), "%s", PQgetvalue(res, 0, 0));
+	snprintf(status, sizeof(status), "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
 
 	char key[64];
@@ -82,4 +91,13 @@ json_t *echo_schedule(PGconn *conn, const char *user_id, const json_t *body, str
 	return json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:s}}", "id", id, "reading_id", reading_id,
 	                 "scheduled_for", scheduled, "status", status, "job", "id",
 	                 (json_int_t)job.id, "support_ref", job.support_ref);
+}
+
+json_t *echo_schedule(PGconn *conn, const char *user_id, const json_t *body, struct sk_err *err)
+{
+	const char *reading_id = json_str(body, "reading_id");
+	const char *when = json_str(body, "scheduled_for");
+	if (echo_check(conn, user_id, reading_id, when, err) < 0)
+		return NULL;
+	return echo_store(conn, user_id, reading_id, when, NULL, DB_ROLE_SERVICE, err);
 }

@@ -37,10 +37,15 @@ static bool product_code_ok(const char *s)
 	return true;
 }
 
-int reading_validate(const json_t *body, struct sk_err *err)
+/* The fields of a reading, with or without the answer (the oracle writes it). */
+static int validate_reading(const json_t *body, bool with_answer, struct sk_err *err)
 {
-	if (json_check_fields(body, reading_fields,
-	                      sizeof(reading_fields) / sizeof(reading_fields[0]), NULL, err) < 0)
+	struct json_field fields[sizeof(reading_fields) / sizeof(reading_fields[0])];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(reading_fields) / sizeof(reading_fields[0]); i++)
+		if (with_answer || strcmp(reading_fields[i].name, "answer") != 0)
+			fields[n++] = reading_fields[i];
+	if (json_check_fields(body, fields, n, NULL, err) < 0)
 		return -1;
 	size_t i;
 	const json_t *card;
@@ -56,6 +61,16 @@ int reading_validate(const json_t *body, struct sk_err *err)
 	if (product && !product_code_ok(product))
 		return err_set(err, PROBLEM_INVALID_BODY, "product_code may hold a-z, 0-9 and _");
 	return 0;
+}
+
+int reading_validate(const json_t *body, struct sk_err *err)
+{
+	return validate_reading(body, true, err);
+}
+
+int reading_validate_question(const json_t *body, struct sk_err *err)
+{
+	return validate_reading(body, false, err);
 }
 
 /* The canonical form is RFC 8785 (JCS). For the value types a reading has (strings, booleans,
@@ -107,6 +122,13 @@ static const char *const sql_stamp =
 
 json_t *reading_create(PGconn *conn, const char *user_id, const json_t *body, struct sk_err *err)
 {
+	return reading_create_as(conn, user_id, body, json_str(body, "answer"), DB_ROLE_SERVICE,
+	                         err);
+}
+
+json_t *reading_create_as(PGconn *conn, const char *user_id, const json_t *body, const char *answer,
+                          enum db_role writer, struct sk_err *err)
+{
 	char id[37], sealed_at[32], seal[SHA256_HEX_LEN + 1];
 	if (crypto_uuid_v4(id) < 0) {
 		err_set(err, PROBLEM_INTERNAL, "no randomness");
@@ -117,9 +139,9 @@ json_t *reading_create(PGconn *conn, const char *user_id, const json_t *body, st
 	if (!product)
 		product = "reading";
 	const json_t *spread = json_object_get(body, "spread");
-	char *canonical = reading_canonical(
-	        id, user_id, json_str(body, "question"), json_str(body, "answer"), spread,
-	        json_str(body, "public_title"), json_str(body, "public_line"), product, sealed_at);
+	char *canonical = reading_canonical(id, user_id, json_str(body, "question"), answer, spread,
+	                                    json_str(body, "public_title"),
+	                                    json_str(body, "public_line"), product, sealed_at);
 	char *spread_text = json_dumps(spread, JSON_COMPACT);
 	json_t *out = NULL;
 	if (!canonical || !spread_text) {
@@ -130,15 +152,15 @@ json_t *reading_create(PGconn *conn, const char *user_id, const json_t *body, st
 	const char *params[] = {id,
 	                        user_id,
 	                        json_str(body, "question"),
-	                        json_str(body, "answer"),
+	                        answer,
 	                        spread_text,
 	                        json_str(body, "public_title"),
 	                        json_str(body, "public_line"),
 	                        product,
 	                        sealed_at,
 	                        seal};
-	if (db_set_role(conn, DB_ROLE_SERVICE, err) < 0 ||
-	    db_exec(conn, sql_insert, 10, params, err) < 0)
+	if (db_set_role(conn, writer, err) < 0 || db_exec(conn, sql_insert, 10, params, err) < 0 ||
+	    db_set_role(conn, DB_ROLE_SERVICE, err) < 0)
 		goto done;
 	const char *stamp_params[] = {user_id, id, json_str(body, "public_title")};
 	PGresult *res = db_query(conn, sql_stamp, 3, stamp_params, err);

@@ -16,15 +16,24 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "core/db.h"
 #include "core/err.h"
 
 /* Validate a POST /v1/readings body (before any write). */
 int reading_validate(const json_t *body, struct sk_err *err);
 
+/* The same without the answer: a question for the oracle (POST /v1/oracle/readings). */
+int reading_validate_question(const json_t *body, struct sk_err *err);
+
 /* Create and seal a reading for user_id from a validated body, and stamp the person's
  * passport when passport_sync is granted, in the caller's transaction (begun as the person).
  * Returns {"id", "sealed_at", "seal_sha256", "passport_stamped"} (the caller decrefs). */
 json_t *reading_create(PGconn *conn, const char *user_id, const json_t *body, struct sk_err *err);
+
+/* reading_create with the answer given apart (the oracle's) and the row inserted as writer
+ * (DB_ROLE_AI_WRITER for AI output); the passport stamp is written as service_role. */
+json_t *reading_create_as(PGconn *conn, const char *user_id, const json_t *body, const char *answer,
+                          enum db_role writer, struct sk_err *err);
 
 /* The person's reading with its seal re-verified, or NULL with PROBLEM_NOT_FOUND when RLS
  * (or the owner check) does not show it. */

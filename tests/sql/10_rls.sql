@@ -9,7 +9,7 @@ SELECT plan(
   + (SELECT count(*)::int FROM tap.public_tables()) * 6
   + (SELECT count(*)::int FROM tap.person_readable()) * 3
   + (SELECT count(*)::int FROM tap.public_tables() t WHERE t NOT IN (SELECT tap.person_readable()))
-  + 2 + 5
+  + 2 + 5 + 2
 );
 
 SELECT lives_ok('SELECT tap.seed()', 'fixtures: two people with a row in every table');
@@ -88,6 +88,18 @@ $$), 'ok', 'service_role can store Stripe events');
 SELECT is(tap.state_as('service_role', NULL, $$
   INSERT INTO admin_audit_events (actor, actor_role, action) VALUES ('ops', 'operator', 'job.retry')
 $$), 'ok', 'service_role can append audit events');
+
+-- The AI writer (the AI contract): INSERT on its three output tables' columns, nothing else
+-- anywhere; and no table privilege at all, so a new grant fails here first.
+SELECT is_empty($$
+  SELECT table_schema, table_name, privilege_type FROM information_schema.role_table_grants
+   WHERE grantee = 'scrollkeep_ai_writer'
+$$, 'scrollkeep_ai_writer holds no table-wide privilege');
+SELECT set_eq($$
+  SELECT DISTINCT table_name::text, privilege_type::text FROM information_schema.role_column_grants
+   WHERE grantee = 'scrollkeep_ai_writer'
+$$, $$ VALUES ('readings', 'INSERT'), ('echoes', 'INSERT'), ('council_voices', 'INSERT') $$,
+  'scrollkeep_ai_writer may only insert into readings, echoes and council_voices');
 
 SELECT * FROM finish();
 ROLLBACK;

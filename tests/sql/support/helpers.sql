@@ -150,6 +150,6 @@ BEGIN
     INSERT INTO public.data_exports (user_id, source, due_at)
       VALUES (p, 'api', now() + interval '30 days');
     INSERT INTO public.ai_calls (task, user_id, fields_sent, input_sha256, output_table, status)
-      VALUES ('council_voice', p, ARRAY['public_title'], repeat('2', 64), 'council_voices', 'succeeded');
+      VALUES ('council_voice', p, ARRAY['question'], repeat('2', 64), 'council_voices', 'succeeded');
   END LOOP;
 END $$;
