@@ -1,6 +1,7 @@
 /*
- * cmd_doctor.c — `scrollkeep doctor [--json]`: environment, database, migrations and
- * security lints; exit 1 with one FINDING line per finding.
+ * cmd_doctor.c — `scrollkeep doctor [--json]`: every check (environment, database,
+ * migrations, security lints, audit chain, deadlines, launch criteria), one FINDING line per
+ * finding, then the scorecard and the completion plan; exit 1 when anything fails.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -10,6 +11,7 @@
 
 #include "command.h"
 #include "domain/doctor.h"
+#include "domain/scorecard.h"
 
 static void print_text(const struct doctor_report *r)
 {
@@ -28,7 +30,20 @@ static void print_text(const struct doctor_report *r)
 		if (it->status == DOCTOR_FINDING)
 			printf("FINDING %s %s: %s\n", it->area, it->name, it->detail);
 	}
-	printf("doctor: %zu finding%s\n", r->findings, r->findings == 1 ? "" : "s");
+	struct scorecard_line card[SCORECARD_CRITERIA];
+	size_t passing = scorecard_build(r, card);
+	printf("\nscorecard: %zu of %d criteria pass\n", passing, SCORECARD_CRITERIA);
+	for (size_t i = 0; i < SCORECARD_CRITERIA; i++)
+		printf("  %s  %-22s %s\n", card[i].pass ? "PASS" : "FAIL", card[i].criterion,
+		       card[i].evidence);
+	printf("\ncompletion plan: %s\n",
+	       passing == SCORECARD_CRITERIA
+	               ? "nothing stands between this deployment and launch"
+	               : "what still stands between this deployment and launch");
+	for (size_t i = 0, step = 1; i < SCORECARD_CRITERIA; i++)
+		if (!card[i].pass)
+			printf("  %zu. %s — %s\n", step++, card[i].title, card[i].plan);
+	printf("\ndoctor: %zu finding%s\n", r->findings, r->findings == 1 ? "" : "s");
 }
 
 static void print_json(const struct doctor_report *r)
@@ -41,8 +56,23 @@ static void print_json(const struct doctor_report *r)
 		                                it->name, "status", doctor_status_name(it->status),
 		                                "detail", it->detail));
 	}
-	json_t *doc = json_pack("{s:i, s:s, s:o}", "findings", (int)r->findings, "exposed_schemas",
-	                        r->exposed_schemas, "checks", items);
+	struct scorecard_line card[SCORECARD_CRITERIA];
+	size_t passing = scorecard_build(r, card);
+	json_t *lines = json_array(), *plan = json_array();
+	for (size_t i = 0; i < SCORECARD_CRITERIA; i++) {
+		json_array_append_new(lines,
+		                      json_pack("{s:s, s:s, s:b, s:s}", "criterion",
+		                                card[i].criterion, "title", card[i].title, "pass",
+		                                card[i].pass, "evidence", card[i].evidence));
+		if (!card[i].pass)
+			json_array_append_new(plan,
+			                      json_pack("{s:s, s:s}", "criterion",
+			                                card[i].criterion, "do", card[i].plan));
+	}
+	json_t *doc = json_pack("{s:i, s:s, s:o, s:{s:i, s:i, s:o}, s:o}", "findings",
+	                        (int)r->findings, "exposed_schemas", r->exposed_schemas, "checks",
+	                        items, "scorecard", "passing", (int)passing, "criteria",
+	                        SCORECARD_CRITERIA, "lines", lines, "completion_plan", plan);
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (text)
 		puts(text);
@@ -72,6 +102,6 @@ static int run(int argc, char **argv, const struct config *cfg)
 const struct command cmd_doctor = {
         .name = "doctor",
         .usage = "[--json]",
-        .summary = "check the environment, migrations and RLS lints",
+        .summary = "the launch scorecard: environment, migrations, lints, recovery, jobs, privacy",
         .run = run,
 };

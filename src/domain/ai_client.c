@@ -38,11 +38,11 @@ char *ai_client_request(const char *instruction, const json_t *input)
 	char *user = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!user)
 		return NULL;
-	json_t *req = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s}, s:i}", "model",
-	                        model && *model ? model : "gpt-4o-mini", "messages", "role",
-	                        "system", "content", instruction, "role", "user", "content", user,
-	                        "response_format", "type", "json_object", "max_tokens",
-	                        AI_MAX_TOKENS);
+	json_t *req =
+	        json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s}, s:i}", "model",
+	                  model && *model ? model : "gpt-4o-mini", "messages", "role", "system",
+	                  "content", instruction, "role", "user", "content", user,
+	                  "response_format", "type", "json_object", "max_tokens", AI_MAX_TOKENS);
 	free(user);
 	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
@@ -72,14 +72,14 @@ static int read_answer(const char *body, struct ai_reply *reply, struct sk_err *
 {
 	json_error_t jerr;
 	json_t *doc = json_loads(body ? body : "", 0, &jerr);
-	json_t *message = json_object_get(json_array_get(json_object_get(doc, "choices"), 0),
-	                                  "message");
+	json_t *message =
+	        json_object_get(json_array_get(json_object_get(doc, "choices"), 0), "message");
 	json_t *content = json_object_get(message, "content");
 	int rc = -1;
 	if (!json_is_string(content)) {
 		err_set(err, PROBLEM_BAD_GATEWAY, "the AI's answer is not a chat completion");
-	} else if (!(reply->content = strndup(json_string_value(content),
-	                                      json_string_length(content)))) {
+	} else if (!(reply->content =
+	                     strndup(json_string_value(content), json_string_length(content)))) {
 		err_set(err, PROBLEM_INTERNAL, "out of memory");
 	} else {
 		reply->len = json_string_length(content);

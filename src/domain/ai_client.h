@@ -16,7 +16,7 @@
 #include "core/err.h"
 
 struct ai_reply {
-	char *content;   /* choices[0].message.content; the caller frees it */
+	char *content; /* choices[0].message.content; the caller frees it */
 	size_t len;
 	char model[101]; /* the model that answered, as the endpoint named it ([A-Za-z0-9._:/-]) */
 	long duration_ms;

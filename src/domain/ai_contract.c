@@ -156,8 +156,8 @@ const char *ai_text_unsafe(const char *s, size_t len)
 		if (m)
 			return m;
 	}
-	static const char *const links[] = {"://", "www.", "javascript:", "vbscript:", "data:",
-	                                    "mailto:"};
+	static const char *const links[] = {
+	        "://", "www.", "javascript:", "vbscript:", "data:", "mailto:"};
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (has_ci(s, len, links[i]))
 			return "a link";
@@ -182,7 +182,8 @@ char *ai_contract_output(const struct ai_contract *c, const char *content, size_
 	size_t chars = json_utf8_chars(s, bytes);
 	const char *unsafe = bytes == strlen(s) ? ai_text_unsafe(s, bytes) : "a NUL character";
 	if (chars < 1 || chars > c->output_max_chars || strspn(s, " \t\n") == bytes)
-		err_set(err, PROBLEM_BAD_GATEWAY, "the AI's %s is blank or %zu characters long (1 to %zu allowed)",
+		err_set(err, PROBLEM_BAD_GATEWAY,
+		        "the AI's %s is blank or %zu characters long (1 to %zu allowed)",
 		        c->output_column, chars, c->output_max_chars);
 	else if (unsafe)
 		err_set(err, PROBLEM_BAD_GATEWAY, "the AI's %s holds %s", c->output_column, unsafe);

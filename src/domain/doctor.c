@@ -11,10 +11,14 @@
 #include <string.h>
 
 #include "core/db.h"
+#include "core/json.h"
 #include "domain/audit.h"
 #include "domain/migrate.h"
 #include "domain/privacy.h"
 #include "domain/rls.h"
+
+#define TO_TEXT_(x) #x
+#define TO_TEXT(x)  TO_TEXT_(x)
 
 const char *doctor_status_name(enum doctor_status status)
 {
@@ -261,6 +265,205 @@ static int check_privacy(struct doctor_report *r, PGconn *conn)
 	return rc;
 }
 
+/* ---- launch criteria ---- */
+
+/* The unique keys that money, delivery and forgetting rely on: without one, a retry can pay,
+ * grant or send twice. (table, its key columns in alphabetical order.) */
+static const char *const sql_unique_keys =
+        "SELECT k.t || '(' || array_to_string(k.cols, ', ') || ')' FROM (VALUES"
+        " ('stripe_events', ARRAY['stripe_event_id']),"
+        " ('checkout_sessions', ARRAY['stripe_checkout_session_id']),"
+        " ('checkout_sessions', ARRAY['idempotency_key']),"
+        " ('payments', ARRAY['checkout_session_id']),"
+        " ('payments', ARRAY['stripe_payment_intent_id']),"
+        " ('entitlements', ARRAY['payment_id', 'product_id']),"
+        " ('delivery_jobs', ARRAY['idempotency_key']),"
+        " ('products', ARRAY['stripe_product_id']),"
+        " ('prices', ARRAY['stripe_price_id']),"
+        " ('purchase_links', ARRAY['slug']),"
+        " ('consent_events', ARRAY['receipt_id']),"
+        " ('email_messages', ARRAY['message_id']),"
+        " ('erasure_tombstones', ARRAY['subject_hmac']),"
+        " ('admin_audit_events', ARRAY['chain_seq'])) AS k(t, cols)"
+        " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
+        "   JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
+        "   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        "  WHERE n.nspname = 'public' AND c.relname = k.t AND i.indisunique AND i.indisvalid"
+        "    AND ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a"
+        "               WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey)"
+        "               ORDER BY a.attname) = k.cols)";
+
+static int check_unique_keys(struct doctor_report *r, PGconn *conn)
+{
+	struct sk_err err = {0};
+	PGresult *res = db_query(conn, sql_unique_keys, 0, NULL, &err);
+	if (!res)
+		return add(r, "launch", "unique_keys", DOCTOR_FINDING,
+		           "cannot read the catalogs: %s", err.detail);
+	int rc;
+	if (PQntuples(res) == 0)
+		rc = add(
+		        r, "launch", "unique_keys", DOCTOR_OK,
+		        "14 keys present (events, sessions, payments, entitlements, jobs, catalog, "
+		        "receipts, messages, tombstones, audit)");
+	else
+		rc = add(r, "launch", "unique_keys", DOCTOR_FINDING, "%d missing, first %s",
+		         PQntuples(res), PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+/* Backups and drills leave their events in the trail (backup.c); doctor reads their age. */
+#define BACKUP_MAX_AGE_HOURS 26
+#define DRILL_MAX_AGE_DAYS   8
+
+static int check_recoverability(struct doctor_report *r, PGconn *conn)
+{
+	struct sk_err err = {0};
+	PGresult *res = db_query(
+	        conn,
+	        "SELECT to_char(max(occurred_at) FILTER (WHERE action = 'backup.completed')"
+	        "               AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),"
+	        "       coalesce(max(occurred_at) FILTER (WHERE action = 'backup.completed')"
+	        "                > now() - make_interval(hours => $1::int), false),"
+	        "       to_char(max(occurred_at) FILTER (WHERE action = 'restore.drill_passed')"
+	        "               AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),"
+	        "       coalesce(max(occurred_at) FILTER (WHERE action = 'restore.drill_passed')"
+	        "                > now() - make_interval(days => $2::int), false),"
+	        "       count(*) FILTER (WHERE action = 'restore.drill_failed'"
+	        "                          AND occurred_at > now() - make_interval(days => $2::int))"
+	        "  FROM public.admin_audit_events"
+	        " WHERE action IN ('backup.completed', 'restore.drill_passed', 'restore.drill_failed')",
+	        2,
+	        (const char *const[]){TO_TEXT(BACKUP_MAX_AGE_HOURS), TO_TEXT(DRILL_MAX_AGE_DAYS)},
+	        &err);
+	if (!res)
+		return add(r, "launch", "backups_recent", DOCTOR_FINDING,
+		           "cannot read the trail: %s", err.detail);
+	const char *backup = PQgetvalue(res, 0, 0), *drill = PQgetvalue(res, 0, 2);
+	bool backup_ok = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	bool drill_ok = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	int rc = add(r, "launch", "backups_recent", backup_ok ? DOCTOR_OK : DOCTOR_FINDING,
+	             "%s%s (within %d hours wanted)",
+	             *backup ? "last backup " : "no backup recorded", backup, BACKUP_MAX_AGE_HOURS);
+	if (rc == 0)
+		rc = add(r, "launch", "restore_drill", drill_ok ? DOCTOR_OK : DOCTOR_FINDING,
+		         "%s%s (within %d days wanted), %s failed since",
+		         *drill ? "last drill passed " : "no drill passed", drill,
+		         DRILL_MAX_AGE_DAYS, PQgetvalue(res, 0, 4));
+	PQclear(res);
+	return rc;
+}
+
+static int check_jobs(struct doctor_report *r, PGconn *conn)
+{
+	struct sk_err err = {0};
+	PGresult *res = db_query(
+	        conn,
+	        "SELECT count(*) FILTER (WHERE status = 'dead'), count(*) FILTER (WHERE status = 'unknown'),"
+	        "       coalesce(min(id)::text, '')"
+	        "  FROM public.delivery_jobs WHERE status IN ('dead', 'unknown')",
+	        0, NULL, &err);
+	if (!res)
+		return add(r, "launch", "jobs", DOCTOR_FINDING, "cannot read the queue: %s",
+		           err.detail);
+	bool none =
+	        strcmp(PQgetvalue(res, 0, 0), "0") == 0 && strcmp(PQgetvalue(res, 0, 1), "0") == 0;
+	int rc = none ? add(r, "launch", "jobs", DOCTOR_OK, "no dead or unknown jobs")
+	              : add(r, "launch", "jobs", DOCTOR_FINDING,
+	                    "%s dead, %s unknown, first job %s: scrollkeep jobs show %s",
+	                    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+	                    PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return rc;
+}
+
+/* Writes that needed a consent they did not have (verify's missing_consent). */
+static int check_consent(struct doctor_report *r, PGconn *conn)
+{
+	struct sk_err err = {0};
+	PGresult *res =
+	        db_query(conn,
+	                 "SELECT count(*), coalesce(min(id), '') FROM scrollkeep.verify_findings()"
+	                 " WHERE check_name = 'missing_consent'",
+	                 0, NULL, &err);
+	if (!res)
+		return add(r, "launch", "consent", DOCTOR_FINDING, "cannot run the check: %s",
+		           err.detail);
+	int rc = strcmp(PQgetvalue(res, 0, 0), "0") == 0
+	                 ? add(r, "launch", "consent", DOCTOR_OK,
+	                       "every stamp, share, gift and e-mail had its consent")
+	                 : add(r, "launch", "consent", DOCTOR_FINDING,
+	                       "%s writes without their consent, first %s: run scrollkeep verify",
+	                       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return rc;
+}
+
+/* The configured secrets' values and the shapes of Stripe's, as scan probes (JSON). */
+static json_t *secret_probes(void)
+{
+	json_t *probes = json_pack("[s, s, s, s, s]", "sk_live_", "sk_test_", "rk_live_",
+	                           "rk_test_", "whsec_");
+	for (size_t i = 0; probes && i < config_var_count; i++) {
+		const char *v = config_vars[i].secret ? config_env(config_vars[i].name) : NULL;
+		while (v && *v) {
+			size_t n = strcspn(v, ",");
+			json_array_append_new(probes, json_stringn(v, n));
+			v += n + (v[n] == ',');
+			while (*v == ' ')
+				v++;
+		}
+	}
+	return probes;
+}
+
+static int check_secrets(struct doctor_report *r, PGconn *conn)
+{
+	struct sk_err err = {0};
+	json_t *probes = secret_probes();
+	char *text = probes ? json_dumps(probes, JSON_COMPACT) : NULL;
+	json_decref(probes);
+	if (!text)
+		return -1;
+	const char *params[] = {text};
+	PGresult *res = db_query(
+	        conn,
+	        "SELECT count(*), coalesce(min(table_schema || '.' || table_name || '.' || column_name), '')"
+	        "  FROM scrollkeep.erasure_scan(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))",
+	        1, params, &err);
+	free(text);
+	if (!res)
+		return add(r, "launch", "secrets", DOCTOR_FINDING, "cannot scan: %s", err.detail);
+	int rc = strcmp(PQgetvalue(res, 0, 0), "0") == 0
+	                 ? add(r, "launch", "secrets", DOCTOR_OK,
+	                       "no configured secret and no Stripe key shape in any column")
+	                 : add(r, "launch", "secrets", DOCTOR_FINDING,
+	                       "a secret is stored in %s column%s, first %s: remove and rotate it",
+	                       PQgetvalue(res, 0, 0), strcmp(PQgetvalue(res, 0, 0), "1") ? "s" : "",
+	                       PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return rc;
+}
+
+static int check_launch(struct doctor_report *r, PGconn *conn)
+{
+	struct sk_err err = {0};
+	if (db_begin_as(conn, DB_ROLE_SERVICE, NULL, &err) < 0)
+		return add(r, "launch", "session", DOCTOR_FINDING, "%s", err.detail);
+	int rc = check_unique_keys(r, conn);
+	if (rc == 0)
+		rc = check_recoverability(r, conn);
+	if (rc == 0)
+		rc = check_jobs(r, conn);
+	if (rc == 0)
+		rc = check_consent(r, conn);
+	if (rc == 0)
+		rc = check_secrets(r, conn);
+	db_rollback(conn);
+	return rc;
+}
+
 int doctor_run(const struct config *cfg, struct doctor_report *report, struct sk_err *err)
 {
 	memset(report, 0, sizeof(*report));
@@ -285,6 +488,8 @@ int doctor_run(const struct config *cfg, struct doctor_report *report, struct sk
 		rc = check_audit(report, conn);
 	if (rc == 0)
 		rc = check_privacy(report, conn);
+	if (rc == 0)
+		rc = check_launch(report, conn);
 	PQfinish(conn);
 	if (rc < 0)
 		goto oom;

@@ -44,10 +44,11 @@ int oracle_validate_council(const json_t *body, struct sk_err *err)
 	{
 		const char *name = json_string_value(v);
 		if (!name || strlen(name) > 40 || !council_voice_name_ok(name))
-			return err_set(err, PROBLEM_INVALID_BODY,
-			               "voices[%zu] must be a name of at most 40 characters (letters, "
-			               "digits, space, . _ -)",
-			               i);
+			return err_set(
+			        err, PROBLEM_INVALID_BODY,
+			        "voices[%zu] must be a name of at most 40 characters (letters, "
+			        "digits, space, . _ -)",
+			        i);
 	}
 	return 0;
 }
@@ -63,7 +64,8 @@ static int build_call(struct oracle_run *run, const char *task, const json_t *so
 	call->contract = ai_contract_find(task);
 	json_t *input = call->contract ? ai_contract_input(call->contract, source, err) : NULL;
 	if (!input)
-		return call->contract ? -1 : err_set(err, PROBLEM_INTERNAL, "no contract for %s", task);
+		return call->contract ? -1
+		                      : err_set(err, PROBLEM_INTERNAL, "no contract for %s", task);
 	call->request = ai_client_request(call->contract->instruction, input);
 	call->fields_sent = ai_contract_field_list(input);
 	json_decref(input);
@@ -93,8 +95,8 @@ static json_t *read_reading(PGconn *conn, const char *user_id, const char *readi
 		err_set(err, PROBLEM_NOT_FOUND, "no such reading");
 	} else {
 		json_error_t jerr;
-		out = json_pack("{s:s, s:s, s:o?, s:i}", "question", PQgetvalue(res, 0, 0), "answer",
-		                PQgetvalue(res, 0, 1), "spread",
+		out = json_pack("{s:s, s:s, s:o?, s:i}", "question", PQgetvalue(res, 0, 0),
+		                "answer", PQgetvalue(res, 0, 1), "spread",
 		                json_loads(PQgetvalue(res, 0, 2), 0, &jerr), "days_after",
 		                atoi(PQgetvalue(res, 0, 3)));
 		if (!out)
@@ -191,10 +193,14 @@ static int record_calls(PGconn *conn, const char *user_id, const struct oracle_r
 		const struct oracle_call *call = &run->calls[i];
 		char ms[24];
 		snprintf(ms, sizeof(ms), "%ld", call->duration_ms);
-		const char *params[] = {call->contract->task,         user_id,
-		                        call->fields_sent,            call->input_sha256,
-		                        call->contract->output_table, call->output_id,
-		                        call->status,                 call->model,
+		const char *params[] = {call->contract->task,
+		                        user_id,
+		                        call->fields_sent,
+		                        call->input_sha256,
+		                        call->contract->output_table,
+		                        call->output_id,
+		                        call->status,
+		                        call->model,
 		                        ms};
 		if (db_exec(conn,
 		            "INSERT INTO public.ai_calls (task, user_id, fields_sent, input_sha256,"
@@ -214,8 +220,8 @@ static json_t *write_output(PGconn *conn, const char *user_id, const json_t *bod
 	json_t *out = NULL;
 	switch (run->kind) {
 	case ORACLE_READING:
-		out = reading_create_as(conn, user_id, body, run->calls[0].output, DB_ROLE_AI_WRITER,
-		                        err);
+		out = reading_create_as(conn, user_id, body, run->calls[0].output,
+		                        DB_ROLE_AI_WRITER, err);
 		break;
 	case ORACLE_ECHO:
 		out = echo_store(conn, user_id, reading_id, json_str(body, "scheduled_for"),
@@ -225,7 +231,8 @@ static json_t *write_output(PGconn *conn, const char *user_id, const json_t *bod
 		const char *names[ORACLE_MAX_VOICES], *texts[ORACLE_MAX_VOICES];
 		char ids[ORACLE_MAX_VOICES][37];
 		for (size_t i = 0; i < run->n; i++) {
-			names[i] = json_string_value(json_array_get(json_object_get(body, "voices"), i));
+			names[i] = json_string_value(
+			        json_array_get(json_object_get(body, "voices"), i));
 			texts[i] = run->calls[i].output;
 		}
 		out = council_store(conn, user_id, reading_id, names, texts, run->n,
@@ -250,8 +257,8 @@ static struct oracle_call *first_refused(struct oracle_run *run)
 	return NULL;
 }
 
-json_t *oracle_store(PGconn *conn, const char *user_id, const json_t *body,
-                     struct oracle_run *run, struct sk_err *err)
+json_t *oracle_store(PGconn *conn, const char *user_id, const json_t *body, struct oracle_run *run,
+                     struct sk_err *err)
 {
 	struct oracle_call *refused = first_refused(run);
 	json_t *out = NULL;

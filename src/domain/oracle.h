@@ -62,8 +62,8 @@ int oracle_prepare(PGconn *conn, enum oracle_kind kind, const char *user_id, con
 void oracle_ask(const struct config *cfg, struct oracle_run *run);
 
 /* The route's answer, or NULL with err (and run->record_only when the ledger was written). */
-json_t *oracle_store(PGconn *conn, const char *user_id, const json_t *body,
-                     struct oracle_run *run, struct sk_err *err);
+json_t *oracle_store(PGconn *conn, const char *user_id, const json_t *body, struct oracle_run *run,
+                     struct sk_err *err);
 
 void oracle_run_free(struct oracle_run *run);
 

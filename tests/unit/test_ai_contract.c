@@ -19,10 +19,10 @@ static void only_declared_fields_are_taken(void **state)
 	(void)state;
 	const struct ai_contract *c = ai_contract_find("reading_answer");
 	assert_non_null(c);
-	json_t *source = json_pack("{s:s, s:[{s:s}], s:s, s:s, s:s}", "question", "Will it bloom?",
-	                           "spread", "card", "The Star", "email", "a@example.test",
-	                           "user_id", "0b5c8f9e-1111-4222-8333-944455556666",
-	                           "public_title", "The Star");
+	json_t *source =
+	        json_pack("{s:s, s:[{s:s}], s:s, s:s, s:s}", "question", "Will it bloom?", "spread",
+	                  "card", "The Star", "email", "a@example.test", "user_id",
+	                  "0b5c8f9e-1111-4222-8333-944455556666", "public_title", "The Star");
 	struct sk_err err = {0};
 	json_t *input = ai_contract_input(c, source, &err);
 	assert_non_null(input);
