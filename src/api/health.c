@@ -4,11 +4,16 @@
  * /healthz answers while the process serves requests at all. /readyz answers 200 only when
  * the database is reachable and every migration this server was started with is applied
  * unchanged; a database already migrated further (a newer release rolling out) is still
- * ready, because migrations are written to be backward compatible.
+ * ready, because migrations are written to be backward compatible. /metrics is the counters
+ * of this process and the database's gauges (domain/gauges.h).
  */
 #include "app.h"
+#include "core/buf.h"
 #include "core/metrics.h"
+#include "domain/gauges.h"
 
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 void api_healthz(struct http_request *req, struct http_response *res)
@@ -75,11 +80,35 @@ void api_readyz(struct http_request *req, struct http_response *res)
 	http_respond_json(res, ready ? 200 : 503, body);
 }
 
+/* The database's gauges, or scrollkeep_database_up 0 when it cannot be read: a scrape must
+ * answer even then. */
+static void append_gauges(struct app *app, struct buf *b)
+{
+	struct sk_err err = {0};
+	PGconn *conn = db_acquire(app->pool, 1000, &err);
+	bool up = conn && db_begin_as(conn, DB_ROLE_SERVICE, NULL, &err) == 0 &&
+	          gauges_render(conn, b, &err) == 0;
+	if (conn) {
+		db_rollback(conn);
+		db_release(app->pool, conn);
+	}
+	buf_printf(b,
+	           "# HELP scrollkeep_database_up whether the gauges could be read\n"
+	           "# TYPE scrollkeep_database_up gauge\nscrollkeep_database_up %d\n",
+	           up ? 1 : 0);
+}
+
 void api_metrics(struct http_request *req, struct http_response *res)
 {
-	(void)req;
-	char *text = metrics_render();
+	struct buf b = {0};
+	char *counters = metrics_render();
+	if (counters)
+		buf_puts(&b, counters);
+	free(counters);
+	append_gauges(req->app, &b);
+	char *text = counters ? buf_take(&b) : NULL;
 	if (!text) {
+		buf_free(&b);
 		struct sk_err err = {0};
 		err_set(&err, PROBLEM_INTERNAL, "out of memory");
 		http_respond_problem(res, req, &err);

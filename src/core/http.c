@@ -23,6 +23,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "metrics.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -289,6 +290,28 @@ static enum MHD_Result dispatch(struct http_server *srv, struct request_state *r
 
 /* ---- libmicrohttpd callbacks ---- */
 
+/* A method as a literal label: what a client sends is never a label value. */
+static const char *method_label(const char *m)
+{
+	static const char *const known[] = {"GET",   "HEAD",   "POST",   "PUT",
+	                                    "PATCH", "DELETE", "OPTIONS"};
+	for (size_t i = 0; m && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(m, known[i]) == 0)
+			return known[i];
+	return "other";
+}
+
+static void count_request(const struct request_state *rs)
+{
+	const char *labels[] = {"method", "route", "status"};
+	const char *values[] = {rs->req.route ? rs->req.route->method
+	                                      : method_label(rs->req.method),
+	                        rs->req.route ? rs->req.route->pattern : "unmatched",
+	                        rs->responded ? metrics_status_label(rs->status) : "none"};
+	metrics_count_labels("scrollkeep_http_requests_total", "HTTP requests by route and status",
+	                     3, labels, values);
+}
+
 static bool content_length_over(struct MHD_Connection *conn, size_t limit)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -400,6 +423,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	         LF_INT("status", rs->responded ? rs->status : 0), LF_DOUBLE("duration_ms", ms),
 	         LF_INT("bytes_in", rs->body_len + rs->discarded),
 	         LF_INT("bytes_out", rs->bytes_out), LF_STR("reason_code", termination_name(toe)));
+	count_request(rs);
 	free(rs->body);
 	free(rs);
 	*con_cls = NULL;

@@ -24,8 +24,8 @@ static const struct criterion criteria[SCORECARD_CRITERIA] = {
          "Run `scrollkeep migrate` (see `scrollkeep migrate --status`)."},
         {"rls_lints", "RLS and the security advisor's lints are clean", "lint", NULL,
          "Fix each lint finding on the object doctor names (docs/rls-policy-map.md)."},
-        {"unique_keys", "the unique keys money and delivery rely on exist", "launch",
-         "unique_keys", "Re-create the missing unique key by a migration; never drop one by hand."},
+        {"unique_keys", "the unique keys money and delivery rely on exist", "launch", "unique_keys",
+         "Re-create the missing unique key by a migration; never drop one by hand."},
         {"backups_recent", "a backup was taken within a day", "launch", "backups_recent",
          "Run `scrollkeep backup --out DIR` now and schedule it daily (docs/backup-and-restore.md)."},
         {"restore_drill_recent", "a restore drill passed within a week", "launch", "restore_drill",
@@ -66,8 +66,8 @@ static bool judge(const struct criterion *c, const struct doctor_report *r, char
 	if (!seen)
 		snprintf(evidence, len, "not checked: the database was not reached");
 	else if (first_fail)
-		snprintf(evidence, len, "%zu of %zu failing; %s: %s", failing, seen, first_fail->name,
-		         first_fail->detail);
+		snprintf(evidence, len, "%zu of %zu failing; %s: %s", failing, seen,
+		         first_fail->name, first_fail->detail);
 	else if (seen == 1)
 		snprintf(evidence, len, "%s", only->detail);
 	else

@@ -13,8 +13,8 @@
 
 #include "domain/scorecard.h"
 
-static void item(struct doctor_report *r, const char *area, const char *name,
-                 enum doctor_status st, const char *detail)
+static void item(struct doctor_report *r, const char *area, const char *name, enum doctor_status st,
+                 const char *detail)
 {
 	struct doctor_item *it = &r->items[r->count++];
 	snprintf(it->area, sizeof(it->area), "%s", area);
@@ -41,19 +41,23 @@ static void criteria_follow_their_items(void **state)
 	item(&r, "env", "AI_API_URL", DOCTOR_INFO, "missing: the AI is off");
 	item(&r, "database", "reachable", DOCTOR_OK, "PostgreSQL 150000");
 	item(&r, "lint", "rls_disabled_in_public", DOCTOR_OK, "clean");
-	item(&r, "lint", "anon_privileges", DOCTOR_FINDING, "public.t: anon holds privileges on it");
+	item(&r, "lint", "anon_privileges", DOCTOR_FINDING,
+	     "public.t: anon holds privileges on it");
 	item(&r, "launch", "backups_recent", DOCTOR_OK, "last backup 2026-12-01 10:00 UTC");
 	item(&r, "launch", "restore_drill", DOCTOR_FINDING, "no drill passed");
 	struct scorecard_line card[SCORECARD_CRITERIA];
 	size_t passing = scorecard_build(&r, card);
 
-	assert_true(line(card, "env_complete")->pass); /* an optional variable unset is not a fail */
+	assert_true(
+	        line(card, "env_complete")->pass); /* an optional variable unset is not a fail */
 	assert_string_equal(line(card, "env_complete")->evidence, "2 checks pass");
 	assert_true(line(card, "backups_recent")->pass);
-	assert_string_equal(line(card, "backups_recent")->evidence, "last backup 2026-12-01 10:00 UTC");
+	assert_string_equal(line(card, "backups_recent")->evidence,
+	                    "last backup 2026-12-01 10:00 UTC");
 	assert_false(line(card, "rls_lints")->pass);
-	assert_string_equal(line(card, "rls_lints")->evidence,
-	                    "1 of 2 failing; anon_privileges: public.t: anon holds privileges on it");
+	assert_string_equal(
+	        line(card, "rls_lints")->evidence,
+	        "1 of 2 failing; anon_privileges: public.t: anon holds privileges on it");
 	assert_false(line(card, "restore_drill_recent")->pass);
 	assert_non_null(strstr(line(card, "restore_drill_recent")->plan, "restore --drill"));
 	/* Nothing was checked for these: they fail. */
