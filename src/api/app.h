@@ -5,6 +5,7 @@
 #ifndef SK_APP_H
 #define SK_APP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "core/config.h"
@@ -13,12 +14,19 @@
 #include "domain/migrate.h"
 #include "domain/stripe_ingest.h"
 
+#define LAB_FILES 3 /* index.html, lab.js, lab.css */
+
 struct app {
 	const struct config *cfg;
 	struct db_pool *pool;
 	struct stripe_ingest *stripe_ingest; /* the webhook's group commit */
 	struct migration_set expected;       /* read from SCROLLKEEP_MIGRATIONS_DIR at start-up */
 	bool expected_known;
+	/* The persistence lab, read at start-up (lab.c): its catalog and page, or why not. */
+	json_t *lab_catalog;
+	char *lab_files[LAB_FILES];
+	size_t lab_lens[LAB_FILES];
+	char lab_problem[256];
 };
 
 /* The route table (routes.c). */
@@ -50,6 +58,13 @@ void api_privacy_deletion(struct http_request *req, struct http_response *res);
 void api_privacy_request(struct http_request *req, struct http_response *res);
 void api_privacy_cancel(struct http_request *req, struct http_response *res);
 void api_privacy_archive(struct http_request *req, struct http_response *res);
+
+/* lab.c */
+void api_lab_load(struct app *app);
+void api_lab_free(struct app *app);
+void api_lab_plan(struct http_request *req, struct http_response *res);
+void api_lab_page(struct http_request *req, struct http_response *res);
+void api_lab_asset(struct http_request *req, struct http_response *res);
 
 /* admin.c */
 void api_admin_jobs_list(struct http_request *req, struct http_response *res);

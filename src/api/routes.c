@@ -44,5 +44,8 @@ const struct http_route api_routes[] = {
         {"GET", "/v1/admin/jobs/{id}", api_admin_jobs_show, 0},
         {"POST", "/v1/admin/jobs/{id}/retry", api_admin_jobs_retry, 0},
         {"GET", "/v1/admin/audit", api_admin_audit_list, 0},
+        {"GET", "/v1/lab/plan", api_lab_plan, 0},
+        {"GET", "/lab", api_lab_page, 0},
+        {"GET", "/lab/{file}", api_lab_asset, 0},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);

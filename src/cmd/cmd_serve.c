@@ -39,6 +39,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 		app.expected_known = true;
 	else
 		log_warn("migrations_unreadable", LF_STR("reason_code", "scan_failed"));
+	api_lab_load(&app);
 
 	/* One connection per HTTP thread, and a few for the paths that hold two. */
 	struct db_options opt = {.app_name = "scrollkeep-serve", .statement_timeout_ms = 15000};
@@ -49,6 +50,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 		stripe_ingest_free(app.stripe_ingest);
 		db_pool_free(app.pool);
 		migrations_free(&app.expected);
+		api_lab_free(&app);
 		return command_fail(&cmd_serve, &err);
 	}
 
@@ -66,6 +68,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 		stripe_ingest_free(app.stripe_ingest);
 		db_pool_free(app.pool);
 		migrations_free(&app.expected);
+		api_lab_free(&app);
 		return command_fail(&cmd_serve, &err);
 	}
 
@@ -84,6 +87,7 @@ static int run(int argc, char **argv, const struct config *cfg)
 	stripe_ingest_free(app.stripe_ingest);
 	db_pool_free(app.pool);
 	migrations_free(&app.expected);
+	api_lab_free(&app);
 	log_info("server_stopped", LF_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
 	return 0;
 }

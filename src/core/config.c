@@ -26,6 +26,8 @@ const struct config_var config_vars[] = {
         {"SCROLLKEEP_AI_TIMEOUT_MS", false, false, "the longest an AI call may take", "30000"},
         {"SCROLLKEEP_LISTEN", false, false, "the HTTP server's address", "127.0.0.1:8080"},
         {"SCROLLKEEP_MIGRATIONS_DIR", false, false, "migrate, readiness", "supabase/migrations"},
+        {"SCROLLKEEP_LAB_CATALOG", false, false,
+         "the persistence lab's catalog (beside it: the page)", "lab/catalog.json"},
         {"SCROLLKEEP_HTTP_THREADS", false, false, "HTTP worker threads", "32"},
         {"SCROLLKEEP_OPERATOR", false, false, "the operator handle jobs retry/cancel audit",
          "the login name"},

@@ -82,6 +82,7 @@ export function baseEnv(db, extra = {}) {
     SUPABASE_JWT_SECRET: JWT_SECRET,
     NEXT_PUBLIC_SITE_URL: 'http://127.0.0.1:3000',
     SCROLLKEEP_MIGRATIONS_DIR: migrationsDir,
+    SCROLLKEEP_LAB_CATALOG: path.join(env.root, 'lab', 'catalog.json'),
     SCROLLKEEP_HTTP_THREADS: '4',
     ...extra,
   };
