@@ -37,6 +37,6 @@ int command_json_only(const struct command *cmd, int argc, char **argv, bool *as
 /* The command every command file defines. */
 extern const struct command cmd_migrate, cmd_serve, cmd_worker, cmd_jobs, cmd_verify, cmd_sweep,
         cmd_doctor, cmd_rls_map, cmd_shop, cmd_stripe, cmd_audit, cmd_privacy, cmd_backup,
-        cmd_restore, cmd_lab;
+        cmd_restore, cmd_lab, cmd_demo;
 
 #endif

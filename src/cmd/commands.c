@@ -8,9 +8,9 @@
 #include "command.h"
 
 const struct command *const commands[] = {
-        &cmd_migrate, &cmd_serve,   &cmd_worker, &cmd_jobs,    &cmd_verify,
-        &cmd_sweep,   &cmd_shop,    &cmd_stripe, &cmd_audit,   &cmd_doctor,
-        &cmd_rls_map, &cmd_privacy, &cmd_backup, &cmd_restore, &cmd_lab,
+        &cmd_migrate, &cmd_serve,   &cmd_worker, &cmd_jobs,   &cmd_verify,  &cmd_sweep,
+        &cmd_shop,    &cmd_stripe,  &cmd_audit,  &cmd_doctor, &cmd_rls_map, &cmd_privacy,
+        &cmd_backup,  &cmd_restore, &cmd_lab,    &cmd_demo,
 };
 const size_t command_count = sizeof(commands) / sizeof(commands[0]);
 

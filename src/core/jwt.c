@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "crypto.h"
 
 #define JWT_SEGMENT_MAX 6144
@@ -161,4 +162,39 @@ enum jwt_status jwt_verify_hs256(const char *token, size_t len, const void *secr
 	}
 	*payload = claims;
 	return JWT_VALID;
+}
+
+/* base64url of data, appended to b (no padding). */
+static void append_b64url(struct buf *b, const void *data, size_t len)
+{
+	size_t n = crypto_b64url_len(len);
+	char *out = malloc(n + 1);
+	if (!out) {
+		b->failed = true;
+		return;
+	}
+	crypto_b64url_encode(data, len, out);
+	buf_append(b, out, strlen(out));
+	free(out);
+}
+
+char *jwt_sign_hs256(const json_t *claims, const void *secret, size_t secret_len)
+{
+	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	char *payload = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!payload)
+		return NULL;
+	struct buf b = {0};
+	append_b64url(&b, header, strlen(header));
+	buf_puts(&b, ".");
+	append_b64url(&b, payload, strlen(payload));
+	free(payload);
+	uint8_t mac[SHA256_LEN];
+	if (buf_failed(&b) || crypto_hmac_sha256(secret, secret_len, b.data, b.len, mac) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	buf_puts(&b, ".");
+	append_b64url(&b, mac, sizeof(mac));
+	return buf_take(&b);
 }

@@ -1,5 +1,6 @@
 /*
- * jwt.h — verify HS256 JSON Web Tokens (Supabase access tokens and the service role key).
+ * jwt.h — verify (and, for tools, sign) HS256 JSON Web Tokens (Supabase access tokens and
+ * the service role key).
  *
  * Written on OpenSSL's HMAC and jansson rather than Debian's libjwt 1.10, whose decoder takes
  * the algorithm from the token and has no claim validation. Here the algorithm is fixed by the
@@ -32,6 +33,10 @@ enum jwt_status {
  * json_decref()s it); on anything else *payload is NULL. now is the current time. */
 enum jwt_status jwt_verify_hs256(const char *token, size_t len, const void *secret,
                                  size_t secret_len, time_t now, json_t **payload);
+
+/* Sign claims as an HS256 token (the caller frees it), or NULL. For the demo's synthetic
+ * person and the tools that act as one; the server itself only verifies. */
+char *jwt_sign_hs256(const json_t *claims, const void *secret, size_t secret_len);
 
 /* A short reason for a status, fit for a problem detail (never names part of a secret). */
 const char *jwt_status_text(enum jwt_status status);

@@ -3,27 +3,15 @@
  */
 #include "ai_client.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "core/buf.h"
+#include "core/http_client.h"
 
 #define AI_MAX_ANSWER (256u * 1024u)
 /* What the model may write, in tokens: the longest output column (20,000 characters) fits. */
 #define AI_MAX_TOKENS 8000
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct buf *b = userp;
-	size_t n = size * nmemb;
-	if (b->len + n > AI_MAX_ANSWER)
-		return 0; /* stops the transfer: CURLE_WRITE_ERROR */
-	buf_append(b, data, n);
-	return n;
-}
 
 static long env_long(const char *name, long fallback, long lo, long hi)
 {
@@ -47,13 +35,6 @@ char *ai_client_request(const char *instruction, const json_t *input)
 	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	return body;
-}
-
-static long elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
 /* The model's name as a label: only [A-Za-z0-9._:/-], at most 100 characters. */
@@ -96,46 +77,31 @@ int ai_client_complete(const struct config *cfg, const char *body, struct ai_rep
 	memset(reply, 0, sizeof(*reply));
 	if (!cfg->ai_api_url || !*cfg->ai_api_url)
 		return err_set(err, PROBLEM_BAD_GATEWAY, "AI_API_URL is not configured");
-	CURL *curl = curl_easy_init();
-	if (!curl)
-		return err_set(err, PROBLEM_BAD_GATEWAY, "cannot start an HTTP client");
 	char auth[600];
-	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (cfg->ai_api_key && *cfg->ai_api_key) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->ai_api_key);
-		headers = curl_slist_append(headers, auth);
-	}
-	struct buf answer = {0};
-	curl_easy_setopt(curl, CURLOPT_URL, cfg->ai_api_url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-	                 env_long("SCROLLKEEP_AI_TIMEOUT_MS", 30000, 100, 300000));
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	CURLcode rc = curl_easy_perform(curl);
-	reply->duration_ms = elapsed_ms(&start);
-	long status = 0;
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	char *text = buf_take(&answer);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+	         cfg->ai_api_key ? cfg->ai_api_key : "");
+	const char *headers[] = {"Content-Type: application/json",
+	                         cfg->ai_api_key && *cfg->ai_api_key ? auth : NULL, NULL};
+	struct http_client_request rq = {
+	        .method = "POST",
+	        .url = cfg->ai_api_url,
+	        .headers = headers,
+	        .body = body,
+	        .timeout_ms = env_long("SCROLLKEEP_AI_TIMEOUT_MS", 30000, 100, 300000),
+	        .max_answer = AI_MAX_ANSWER};
+	struct http_client_answer an;
+	int rc = http_client_send(&rq, &an);
+	reply->duration_ms = an.duration_ms;
 	int out = -1;
-	if (rc == CURLE_WRITE_ERROR)
+	if (rc < 0 && an.too_large)
 		err_set(err, PROBLEM_BAD_GATEWAY, "the AI's answer is over %u KiB",
 		        AI_MAX_ANSWER / 1024);
-	else if (rc != CURLE_OK)
-		err_set(err, PROBLEM_BAD_GATEWAY, "the AI could not be reached (%s)",
-		        curl_easy_strerror(rc));
-	else if (status < 200 || status > 299)
-		err_set(err, PROBLEM_BAD_GATEWAY, "the AI answered %ld", status);
+	else if (rc < 0)
+		err_set(err, PROBLEM_BAD_GATEWAY, "the AI could not be reached (%s)", an.error);
+	else if (an.status < 200 || an.status > 299)
+		err_set(err, PROBLEM_BAD_GATEWAY, "the AI answered %ld", an.status);
 	else
-		out = read_answer(text, reply, err);
-	free(text);
+		out = read_answer(an.body, reply, err);
+	free(an.body);
 	return out;
 }

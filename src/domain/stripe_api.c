@@ -9,18 +9,9 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/http_client.h"
 
 #define STRIPE_MAX_ANSWER (2u * 1024u * 1024u)
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct buf *b = userp;
-	size_t n = size * nmemb;
-	if (b->len + n > STRIPE_MAX_ANSWER)
-		return 0; /* stops the transfer: CURLE_WRITE_ERROR */
-	buf_append(b, data, n);
-	return n;
-}
 
 /* Stripe's own words about an error: its type and code, never the message (which can quote
  * what was sent). */
@@ -51,11 +42,6 @@ static json_t *perform(const struct config *cfg, const char *path, const char *f
 		err_set(err, PROBLEM_BAD_GATEWAY, "STRIPE_SECRET_KEY is not configured");
 		return NULL;
 	}
-	CURL *curl = curl_easy_init();
-	if (!curl) {
-		err_set(err, PROBLEM_BAD_GATEWAY, "cannot start an HTTP client");
-		return NULL;
-	}
 	char url[2048], auth[600], idem[320];
 	const char *base = cfg->stripe_api_base ? cfg->stripe_api_base : "https://api.stripe.com";
 	size_t blen = strlen(base);
@@ -63,45 +49,31 @@ static json_t *perform(const struct config *cfg, const char *path, const char *f
 		blen--;
 	snprintf(url, sizeof(url), "%.*s%s", (int)blen, base, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->stripe_secret_key);
-	struct curl_slist *headers = curl_slist_append(NULL, auth);
-	headers = curl_slist_append(headers, "Stripe-Version: 2024-06-20");
-	if (idempotency_key) {
-		snprintf(idem, sizeof(idem), "Idempotency-Key: %s", idempotency_key);
-		headers = curl_slist_append(headers, idem);
-	}
-	struct buf answer = {0};
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms());
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (form)
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form);
-	CURLcode rc = curl_easy_perform(curl);
-	long status = 0;
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	char *body = buf_take(&answer);
+	snprintf(idem, sizeof(idem), "Idempotency-Key: %s", idempotency_key ? idempotency_key : "");
+	const char *headers[] = {auth, "Stripe-Version: 2024-06-20", idempotency_key ? idem : NULL,
+	                         NULL};
+	struct http_client_request rq = {.method = form ? "POST" : "GET",
+	                                 .url = url,
+	                                 .headers = headers,
+	                                 .body = form,
+	                                 .timeout_ms = timeout_ms(),
+	                                 .max_answer = STRIPE_MAX_ANSWER};
+	struct http_client_answer an;
 	json_t *doc = NULL;
-	if (rc != CURLE_OK) {
-		err_set(err, PROBLEM_BAD_GATEWAY, "Stripe could not be reached (%s)",
-		        curl_easy_strerror(rc));
-	} else if (status < 200 || status > 299) {
-		stripe_error(body, status, err);
+	if (http_client_send(&rq, &an) < 0) {
+		err_set(err, PROBLEM_BAD_GATEWAY, "Stripe could not be reached (%s)", an.error);
+	} else if (an.status < 200 || an.status > 299) {
+		stripe_error(an.body, an.status, err);
 	} else {
 		json_error_t jerr;
-		doc = json_loads(body ? body : "", 0, &jerr);
+		doc = json_loads(an.body ? an.body : "", 0, &jerr);
 		if (!json_is_object(doc)) {
 			json_decref(doc);
 			doc = NULL;
 			err_set(err, PROBLEM_BAD_GATEWAY, "Stripe's answer is not a JSON object");
 		}
 	}
-	free(body);
+	free(an.body);
 	return doc;
 }
 

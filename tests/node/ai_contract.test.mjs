@@ -18,6 +18,7 @@ const question = () => readingBody().question;
 
 let db;
 let server;
+let second; // a second server: the withdrawal arrives there while the first waits on the AI
 let ai;
 let contracts;
 
@@ -25,11 +26,13 @@ before(async () => {
   db = await createDatabase();
   ai = await startAI();
   server = await startServer(baseEnv(db, { AI_API_URL: ai.url, AI_API_KEY: AI_KEY, SCROLLKEEP_AI_TIMEOUT_MS: '4000' }));
+  second = await startServer(baseEnv(db));
   const { rows } = await db.query('SELECT task, input_fields, output_table, output_columns FROM scrollkeep.ai_contracts');
   contracts = Object.fromEntries(rows.map((r) => [r.task, r]));
 });
 after(async () => {
   await server?.stop();
+  await second?.stop();
   await ai?.stop();
   await db?.drop();
 });
@@ -164,7 +167,7 @@ test('without ai_processing nothing is sent and nothing is written', async () =>
   // A withdrawal while the AI is thinking: the writer role refuses in the database itself.
   await grant(server, p, 'ai_processing');
   ai.onRequest = async () => {
-    const w = await call(server, 'POST', '/v1/consents', { token: p.token, body: consentBody('ai_processing', 'withdrawn') });
+    const w = await call(second, 'POST', '/v1/consents', { token: p.token, body: consentBody('ai_processing', 'withdrawn') });
     assert.equal(w.status, 201, w.text);
   };
   const res = await call(server, 'POST', '/v1/oracle/readings', { token: p.token, body });

@@ -149,6 +149,28 @@ static void shapes(void **state)
 	                 JWT_MALFORMED); /* no secret configured: nothing verifies */
 }
 
+/* What jwt_sign_hs256 makes, the verifier accepts with the same secret and no other. */
+static void signing_round_trips(void **state)
+{
+	(void)state;
+	json_t *claims =
+	        json_pack("{s:s, s:s, s:s, s:i}", "sub", "0b5c8f9e-1111-4222-8333-944455556666",
+	                  "role", "authenticated", "aud", "authenticated", "exp", 2000000000);
+	char *token = jwt_sign_hs256(claims, secret, strlen(secret));
+	assert_non_null(token);
+	json_t *payload = NULL;
+	assert_int_equal(jwt_verify_hs256(token, strlen(token), secret, strlen(secret), 1700000000,
+	                                  &payload),
+	                 JWT_VALID);
+	assert_true(json_equal(payload, claims));
+	json_decref(payload);
+	assert_int_equal(
+	        jwt_verify_hs256(token, strlen(token), "another-secret", 14, 1700000000, &payload),
+	        JWT_BAD_SIGNATURE);
+	free(token);
+	json_decref(claims);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +179,7 @@ int main(void)
 	        cmocka_unit_test(signatures),
 	        cmocka_unit_test(algorithms),
 	        cmocka_unit_test(shapes),
+	        cmocka_unit_test(signing_round_trips),
 	};
 	return cmocka_run_group_tests_name("jwt", tests, NULL, NULL);
 }
