@@ -10,6 +10,7 @@
 #include "domain/consent.h"
 #include "domain/council.h"
 #include "domain/echo.h"
+#include "domain/oracle.h"
 #include "domain/reading.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,8 +19,11 @@ typedef int (*validator)(const json_t *body, struct sk_err *err);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const validator validators[] = {reading_validate, consent_validate, echo_validate,
-	                                       council_validate, artifact_validate};
+	static const validator validators[] = {
+	        reading_validate,     consent_validate,        echo_validate,
+	        council_validate,     artifact_validate,       oracle_validate_reading,
+	        oracle_validate_echo, oracle_validate_council,
+	};
 	if (size < 1)
 		return 0;
 	validator v = validators[data[0] % (sizeof(validators) / sizeof(validators[0]))];
