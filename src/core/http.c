@@ -312,6 +312,36 @@ static void count_request(const struct request_state *rs)
 	                     3, labels, values);
 }
 
+static enum MHD_Result count_length_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "Content-Length") == 0)
+		(*(int *)cls)++;
+	return MHD_YES;
+}
+
+/* More than one Content-Length is how a request is smuggled past a proxy that reads the other
+ * one (RFC 9112 §6.3: an unrecoverable error). libmicrohttpd takes the first; refuse them all.
+ * (Content-Length with Transfer-Encoding libmicrohttpd refuses itself.) */
+static bool content_length_repeated(struct MHD_Connection *conn)
+{
+	int n = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_length_header, &n);
+	return n > 1;
+}
+
+static enum MHD_Result refuse_and_close(struct request_state *rs, const char *detail)
+{
+	struct sk_err err;
+	err_set(&err, PROBLEM_BAD_REQUEST, "%s", detail);
+	struct http_response res = {0};
+	http_respond_problem(&res, &rs->req, &err);
+	http_add_header(&res, "Connection", "close");
+	return send_response(rs, &res);
+}
+
 static bool content_length_over(struct MHD_Connection *conn, size_t limit)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -368,6 +398,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		rs->req.route = find_route(&srv->opt, &rs->req, &path_matched);
 		rs->max_body = rs->req.route && rs->req.route->max_body ? rs->req.route->max_body
 		                                                        : HTTP_DEFAULT_MAX_BODY;
+		if (content_length_repeated(conn))
+			return refuse_and_close(rs, "the request has more than one Content-Length");
 		if (content_length_over(conn, rs->max_body))
 			return send_problem(rs, PROBLEM_TOO_LARGE, "the body is over the limit");
 		return MHD_YES;
