@@ -4,10 +4,11 @@
 #   make run           the main job: a private PostgreSQL under .var/, migrations, the server
 #   make stop          stop that private cluster
 #   make test          every test against a throwaway cluster; ends with "N passed, N failed"
+#   make test-faults   the fault suite alone, longer (SK_FAULTS_SCALE, default 6)
 #   make sanitize      the same tests on a build with AddressSanitizer and UBSan
 #   make fuzz          every libFuzzer target for FUZZ_SECONDS each (default 60)
 #   make bench         the benchmarks (bench/), figures into bench/results.json
-#   make docs          regenerate the generated docs (the RLS policy map)
+#   make docs          regenerate the generated docs (RLS map, data map, persistence standard)
 #   make format        clang-format every C file; make format-check fails on a difference
 #   make clean
 #
@@ -62,7 +63,8 @@ FUZZ_SECONDS ?= 60
 BENCH_SRC := $(sort $(wildcard bench/*_bench.c))
 BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
 
-.PHONY: all run stop test sanitize fuzz bench docs format format-check clean build-tests build-fuzz build-bench
+
+.PHONY: all run stop test test-faults sanitize fuzz bench docs format format-check clean build-tests build-fuzz build-bench
 .DEFAULT_GOAL := all
 
 all: scrollkeep
@@ -118,6 +120,12 @@ test:
 	@$(MAKE) --no-print-directory BUILD=debug build-tests
 	@$(MAKE) --no-print-directory BUILD=fuzz build-fuzz
 	@tests/run build/debug build/fuzz
+
+# The fault suite alone, six times longer than its short form in `make test`.
+test-faults:
+	@scripts/setup
+	@$(MAKE) --no-print-directory BUILD=debug build-tests
+	@SK_SUITES=node SK_NODE_TESTS=tests/node/faults.test.mjs SK_FAULTS_SCALE=$${SK_FAULTS_SCALE:-6} tests/run build/debug
 
 sanitize:
 	@scripts/setup
