@@ -7,6 +7,7 @@
 
 #include "core/json.h"
 #include "domain/artifact.h"
+#include "domain/checkout.h"
 #include "domain/consent.h"
 #include "domain/council.h"
 #include "domain/echo.h"
