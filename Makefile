@@ -6,6 +6,7 @@
 #   make test          every test against a throwaway cluster; ends with "N passed, N failed"
 #   make test-faults   the fault suite alone, longer (SK_FAULTS_SCALE, default 6)
 #   make sanitize      the same tests on a build with AddressSanitizer and UBSan
+#   make analyze       cppcheck, clang-tidy, unit tests under Valgrind, the hardening check
 #   make fuzz          every libFuzzer target for FUZZ_SECONDS each (default 60)
 #   make bench         the benchmarks (bench/), figures into bench/results.json
 #   make docs          regenerate the generated docs (RLS map, data map, persistence standard)
@@ -64,7 +65,7 @@ BENCH_SRC := $(sort $(wildcard bench/*_bench.c))
 BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
 
 
-.PHONY: all run stop test test-faults sanitize fuzz bench docs format format-check clean build-tests build-fuzz build-bench
+.PHONY: all run stop test test-faults analyze sanitize fuzz bench docs format format-check clean build-tests build-fuzz build-bench
 .DEFAULT_GOAL := all
 
 all: scrollkeep
@@ -126,6 +127,13 @@ test-faults:
 	@scripts/setup
 	@$(MAKE) --no-print-directory BUILD=debug build-tests
 	@SK_SUITES=node SK_NODE_TESTS=tests/node/faults.test.mjs SK_FAULTS_SCALE=$${SK_FAULTS_SCALE:-6} tests/run build/debug
+
+# cppcheck, clang-tidy, the unit tests under Valgrind, and the release build's hardening.
+analyze:
+	@scripts/setup
+	@$(MAKE) --no-print-directory scrollkeep
+	@$(MAKE) --no-print-directory BUILD=debug build-tests
+	@scripts/analyze build/debug scrollkeep
 
 sanitize:
 	@scripts/setup

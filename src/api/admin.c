@@ -9,19 +9,9 @@
 
 #include "call.h"
 #include "core/json.h"
+#include "core/num.h"
 #include "domain/audit.h"
 #include "jobs/support.h"
-
-static const struct json_field retry_fields[] = {
-        {"reason", JSON_FIELD_STRING, true, 1, 500, NULL},
-        {"actor", JSON_FIELD_STRING, false, 1, 80, NULL},
-};
-
-static int retry_validate(const json_t *body, struct sk_err *err)
-{
-	return json_check_fields(body, retry_fields, sizeof(retry_fields) / sizeof(retry_fields[0]),
-	                         NULL, err);
-}
 
 /* The {id} path parameter when it names a job, else answers 400. */
 static const char *job_param(struct api_call *c)
@@ -42,15 +32,23 @@ void api_admin_jobs_list(struct http_request *req, struct http_response *res)
 	if (api_begin(&c, req, res, AUTH_SERVICE, NULL) == 0) {
 		const char *older = http_query(req, "older_than_s");
 		const char *limit = http_query(req, "limit");
-		struct jobs_filter f = {
-		        .kind = http_query(req, "kind"),
-		        .status = http_query(req, "status"),
-		        .user_id = http_query(req, "user"),
-		        .support_ref = http_query(req, "support_ref"),
-		        .older_than_s = older ? strtol(older, NULL, 10) : 0,
-		        .limit = limit ? atoi(limit) : 100,
-		};
-		api_finish(&c, 200, jobs_list(c.conn, &f, &c.err));
+		long long older_s = 0, max_rows = 100;
+		if ((older && num_parse(older, 0, 100LL * 365 * 86400, &older_s) < 0) ||
+		    (limit && num_parse(limit, 1, 1000, &max_rows) < 0)) {
+			err_set(&c.err, PROBLEM_BAD_REQUEST,
+			        "older_than_s is 0 or more seconds, limit 1..1000");
+			api_finish(&c, 0, NULL);
+		} else {
+			struct jobs_filter f = {
+			        .kind = http_query(req, "kind"),
+			        .status = http_query(req, "status"),
+			        .user_id = http_query(req, "user"),
+			        .support_ref = http_query(req, "support_ref"),
+			        .older_than_s = (long)older_s,
+			        .limit = (int)max_rows,
+			};
+			api_finish(&c, 200, jobs_list(c.conn, &f, &c.err));
+		}
 	}
 	api_end(&c);
 }
@@ -69,7 +67,7 @@ void api_admin_jobs_show(struct http_request *req, struct http_response *res)
 void api_admin_jobs_retry(struct http_request *req, struct http_response *res)
 {
 	struct api_call c;
-	if (api_begin(&c, req, res, AUTH_SERVICE, retry_validate) == 0) {
+	if (api_begin(&c, req, res, AUTH_SERVICE, jobs_retry_validate) == 0) {
 		const char *ref = job_param(&c);
 		const char *actor = json_str(c.body, "actor");
 		if (ref)

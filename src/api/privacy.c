@@ -11,15 +11,8 @@
 #include "call.h"
 #include "core/db.h"
 #include "core/http.h"
+#include "domain/privacy.h"
 #include "domain/store.h"
-
-/* The requests take an empty object: nothing the person could say changes what they get. */
-static int empty_body(const json_t *body, struct sk_err *err)
-{
-	if (!json_is_object(body) || json_object_size(body) != 0)
-		return err_set(err, PROBLEM_INVALID_BODY, "the body is {}");
-	return 0;
-}
 
 static json_t *request_json(PGconn *conn, const char *sql, int n, const char *const *params,
                             struct sk_err *err)
@@ -30,7 +23,7 @@ static json_t *request_json(PGconn *conn, const char *sql, int n, const char *co
 void api_privacy_export(struct http_request *req, struct http_response *res)
 {
 	struct api_call c;
-	if (api_begin(&c, req, res, AUTH_PERSON, empty_body) == 0)
+	if (api_begin(&c, req, res, AUTH_PERSON, privacy_request_validate) == 0)
 		api_finish(&c, 202,
 		           request_json(c.conn,
 		                        "SELECT jsonb_build_object('id', r.id, 'kind', 'export',"
@@ -43,7 +36,7 @@ void api_privacy_export(struct http_request *req, struct http_response *res)
 void api_privacy_deletion(struct http_request *req, struct http_response *res)
 {
 	struct api_call c;
-	if (api_begin(&c, req, res, AUTH_PERSON, empty_body) == 0) {
+	if (api_begin(&c, req, res, AUTH_PERSON, privacy_request_validate) == 0) {
 		char grace[32];
 		snprintf(grace, sizeof(grace), "%d hours", c.app->cfg->deletion_grace_hours);
 		const char *params[] = {grace};

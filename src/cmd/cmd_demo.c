@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "core/num.h"
 #include "core/crypto.h"
 #include "core/db.h"
 #include "core/http_client.h"
@@ -439,9 +440,12 @@ static int run(int argc, char **argv, const struct config *cfg)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
 			snprintf(d.server, sizeof(d.server), "%s", argv[++i]);
-		else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc)
-			d.wait_s = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 60;
-		else
+		else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
+			long long s;
+			if (num_parse(argv[++i], 1, 3600, &s) < 0)
+				return command_usage(&cmd_demo);
+			d.wait_s = (int)s;
+		} else
 			return command_usage(&cmd_demo);
 	}
 	long status;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "core/num.h"
 #include "core/db.h"
 #include "domain/audit.h"
 #include "jobs/support.h"
@@ -35,7 +36,9 @@ static long parse_age(const char *text)
 	            : strcmp(end, "h") == 0               ? 3600
 	            : strcmp(end, "d") == 0               ? 86400
 	                                                  : -1;
-	return mult < 0 || v > 100L * 365 * 86400 / mult ? -1 : v * mult;
+	if (mult <= 0)
+		return -1;
+	return v > 100L * 365 * 86400 / mult ? -1 : v * mult;
 }
 
 static int parse(int argc, char **argv, struct jobs_args *a)
@@ -75,11 +78,13 @@ static int parse(int argc, char **argv, struct jobs_args *a)
 			if (a->filter.older_than_s < 0)
 				return -1;
 			break;
-		case 'l':
-			a->filter.limit = atoi(optarg);
-			if (a->filter.limit < 1 || a->filter.limit > 1000)
+		case 'l': {
+			long long n;
+			if (num_parse(optarg, 1, 1000, &n) < 0)
 				return -1;
+			a->filter.limit = (int)n;
 			break;
+		}
 		case 'R':
 			a->reason = optarg;
 			break;

@@ -211,15 +211,15 @@ static int reconcile(PGconn *conn, const struct config *cfg, int argc, char **ar
 	char days_s[16];
 	snprintf(days_s, sizeof(days_s), "%ld", days);
 	const char *dp[] = {days_s};
-	PGresult *run = db_query(
+	PGresult *created = db_query(
 	        conn,
 	        "INSERT INTO scrollkeep.stripe_reconcile_runs (days) VALUES ($1::int) RETURNING id",
 	        1, dp, &err);
-	if (!run)
+	if (!created)
 		return command_fail(&cmd_stripe, &err);
 	char run_id[24];
-	snprintf(run_id, sizeof(run_id), "%s", PQgetvalue(run, 0, 0));
-	PQclear(run);
+	snprintf(run_id, sizeof(run_id), "%s", PQgetvalue(created, 0, 0));
+	PQclear(created);
 	long long since = (long long)time(NULL) - days * 86400;
 	json_t *found = json_array();
 	json_t *sessions = list_all(cfg, "/v1/checkout/sessions", "", since, &err);

@@ -1,11 +1,14 @@
 /*
  * backup.c — backup, restore and the restore drill (see backup.h).
  */
+/* nftw() and its FTW_* flags are X/Open extensions. */
+#define _XOPEN_SOURCE 700
 #include "backup.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -675,25 +678,20 @@ int backup_restore(const struct config *cfg, const char *from_dir, const char *i
 
 /* ---- the drill ---- */
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Remove dir and everything under it, depth first, never following a symbolic link. */
 static int remove_tree(const char *dir)
 {
-	DIR *d = opendir(dir);
-	if (!d)
+	struct stat st;
+	if (lstat(dir, &st) < 0)
 		return 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(path);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	return rmdir(dir);
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int empty_copy(const char *url, struct sk_err *err)

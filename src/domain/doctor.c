@@ -407,7 +407,9 @@ static json_t *secret_probes(void)
 	                           "rk_test_", "whsec_");
 	for (size_t i = 0; probes && i < config_var_count; i++) {
 		const char *v = config_vars[i].secret ? config_env(config_vars[i].name) : NULL;
-		while (v && *v) {
+		if (!v)
+			continue;
+		while (*v) {
 			size_t n = strcspn(v, ",");
 			json_array_append_new(probes, json_stringn(v, n));
 			v += n + (v[n] == ',');

@@ -139,18 +139,14 @@ static int check_layer(struct checker *c, const json_t *layer)
 	return 0;
 }
 
-json_t *lab_catalog_load(const char *path, lab_handler_known known, struct sk_err *err)
+/* Check a parsed catalog (named where in errors); takes cat and returns it, or frees it and
+ * returns NULL. */
+static json_t *catalog_checked(json_t *cat, const char *where, lab_handler_known known,
+                               struct sk_err *err)
 {
-	json_error_t jerr;
-	json_t *cat = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!cat) {
-		err_set(err, PROBLEM_INTERNAL, "lab catalog %s: %s (line %d)", path, jerr.text,
-		        jerr.line);
-		return NULL;
-	}
 	struct checker c = {.handler_known = known, .err = err};
 	current = &c;
-	snprintf(c.where, sizeof(c.where), "%s", path);
+	snprintf(c.where, sizeof(c.where), "%s", where);
 	int rc = 0;
 	const json_t *layers = json_object_get(cat, "layers");
 	if (strcmp(text(cat, "format") ? text(cat, "format") : "", "scrollkeep-lab/1") != 0 ||
@@ -162,7 +158,7 @@ json_t *lab_catalog_load(const char *path, lab_handler_known known, struct sk_er
 	{
 		if (rc < 0)
 			break;
-		snprintf(c.where, sizeof(c.where), "%s: layers[%zu]", path, i);
+		snprintf(c.where, sizeof(c.where), "%s: layers[%zu]", where, i);
 		rc = check_layer(&c, layer);
 	}
 	current = NULL;
@@ -171,6 +167,29 @@ json_t *lab_catalog_load(const char *path, lab_handler_known known, struct sk_er
 		return NULL;
 	}
 	return cat;
+}
+
+json_t *lab_catalog_load(const char *path, lab_handler_known known, struct sk_err *err)
+{
+	json_error_t jerr;
+	json_t *cat = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!cat) {
+		err_set(err, PROBLEM_INTERNAL, "lab catalog %s: %s (line %d)", path, jerr.text,
+		        jerr.line);
+		return NULL;
+	}
+	return catalog_checked(cat, path, known, err);
+}
+
+json_t *lab_catalog_parse(const char *text, size_t len, lab_handler_known known, struct sk_err *err)
+{
+	json_error_t jerr;
+	json_t *cat = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!cat) {
+		err_set(err, PROBLEM_INTERNAL, "lab catalog: %s (line %d)", jerr.text, jerr.line);
+		return NULL;
+	}
+	return catalog_checked(cat, "catalog", known, err);
 }
 
 /* ---- the plan ---- */

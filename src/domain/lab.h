@@ -28,6 +28,10 @@ typedef bool (*lab_handler_known)(const char *kind);
  * what is wrong and where. */
 json_t *lab_catalog_load(const char *path, lab_handler_known known, struct sk_err *err);
 
+/* The same check of a catalog given as text (the fuzz target's entry). */
+json_t *lab_catalog_parse(const char *text, size_t len, lab_handler_known known,
+                          struct sk_err *err);
+
 /* The catalog's path: SCROLLKEEP_LAB_CATALOG, else lab/catalog.json. */
 const char *lab_catalog_path(void);
 

@@ -105,7 +105,8 @@ int migrations_scan(const char *dir, struct migration_set *set, struct sk_err *e
 	}
 	closedir(d);
 	d = NULL;
-	qsort(set->items, set->count, sizeof(*set->items), by_version);
+	if (set->count > 1)
+		qsort(set->items, set->count, sizeof(*set->items), by_version);
 	for (size_t i = 1; i < set->count; i++)
 		if (strcmp(set->items[i].version, set->items[i - 1].version) == 0) {
 			err_set(err, PROBLEM_USAGE, "two migrations share version %s",
@@ -312,7 +313,8 @@ int migrate_status(PGconn *conn, const struct migration_set *set, struct migrati
 			goto oom;
 	}
 	PQclear(res);
-	qsort(*out, *count, sizeof(**out), by_status_version);
+	if (*count > 1)
+		qsort(*out, *count, sizeof(**out), by_status_version);
 	return 0;
 oom:
 	PQclear(res);

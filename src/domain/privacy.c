@@ -18,6 +18,13 @@
 #include "core/files.h"
 #include "domain/store.h"
 
+int privacy_request_validate(const json_t *body, struct sk_err *err)
+{
+	if (!json_is_object(body) || json_object_size(body) != 0)
+		return err_set(err, PROBLEM_INVALID_BODY, "the body is {}");
+	return 0;
+}
+
 /* Open means the person is still owed something: a deletion not yet completed, rejected or
  * cancelled; an export not yet ready (a failed one is still owed). */
 static const char *const sql_deadlines =
@@ -220,7 +227,7 @@ struct file_scan {
 static void scan_file(const char *dir, const char *rel, const struct stat *st, void *ctx)
 {
 	(void)st;
-	struct file_scan *scan = ctx;
+	struct file_scan *fs = ctx;
 	char path[4800];
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	size_t len;
@@ -228,9 +235,9 @@ static void scan_file(const char *dir, const char *rel, const struct stat *st, v
 	char *data = file_read_all(path, STORE_FILE_MAX, &len, &ignored);
 	if (!data)
 		return;
-	scan->scanned++;
-	if (file_has_probe(data, len, scan->probes))
-		json_array_append_new(scan->hits, json_string(rel));
+	fs->scanned++;
+	if (file_has_probe(data, len, fs->probes))
+		json_array_append_new(fs->hits, json_string(rel));
 	free(data);
 }
 

@@ -26,6 +26,10 @@
 /* How long payments are kept, pseudonymized, for tax and accounting (HGB §257, AO §147). */
 #define PRIVACY_ACCOUNTING_YEARS 10
 
+/* The export and deletion routes' body: an empty object, since nothing the person could say
+ * changes what they get. */
+int privacy_request_validate(const json_t *body, struct sk_err *err);
+
 /* Append to items one {"problem": "overdue" | "due_soon", "id": "deletion_request:UUID" |
  * "data_export:UUID", "due": time} per open request that needs attention, soonest first
  * (conn as service_role). */

@@ -374,8 +374,8 @@ static void draw_card_text(cairo_t *cr, const struct render_card *card)
 
 	double tile_w = 260, gap = 30;
 	double total = card->ncards * tile_w + (card->ncards ? (card->ncards - 1) * gap : 0);
-	double x = (W - total) / 2;
-	for (size_t i = 0; i < card->ncards; i++, x += tile_w + gap) {
+	for (size_t i = 0; i < card->ncards; i++) {
+		double x = (W - total) / 2 + (double)i * (tile_w + gap);
 		cairo_set_source_rgba(cr, 1, 1, 1, 0.08);
 		rounded_rect(cr, x, 392, tile_w, 104, 14);
 		cairo_fill_preserve(cr);

@@ -29,7 +29,7 @@ static bool make_ready(struct job_env *env, struct artifact_doc *doc, char token
 		return true;
 	struct buf file = {0};
 	const char *ext, *content_type;
-	struct store_file stored;
+	struct store_file stored = {0};
 	struct sk_err err;
 	char fresh[48];
 	int rc = artifact_render(doc, &file, &ext, &content_type, &err);

@@ -48,7 +48,7 @@ void handle_render(struct job_env *env, const struct queue_job *job, struct queu
 	}
 	struct buf file = {0};
 	const char *ext, *content_type;
-	struct store_file stored;
+	struct store_file stored = {0};
 	int rc = artifact_render(&doc, &file, &ext, &content_type, &err);
 	if (rc == 0)
 		rc = store_put(env->cfg->artifact_dir, file.data, file.len, ext, &stored, &err);

@@ -62,7 +62,9 @@ static void succeeded(struct queue_result *r, const json_t *verdict)
 static bool process(PGconn *conn, const long long *row_ids, int n,
                     struct queue_result *const *results, const int *first, int njobs)
 {
-	json_t **verdicts = calloc((size_t)n, sizeof(*verdicts));
+	/* an array of pointers */
+	// NOLINTNEXTLINE(bugprone-sizeof-expression)
+	json_t **verdicts = calloc((size_t)n, sizeof(json_t *));
 	struct sk_err err = {0};
 	bool ok = verdicts && conn && db_exec(conn, "BEGIN", 0, NULL, &err) == 0;
 	if (ok && (fulfill_events(conn, row_ids, (size_t)n, false, verdicts, &err) < 0 ||

@@ -15,6 +15,17 @@
 static const char *const statuses[] = {"queued",  "running",   "succeeded", "dead",
                                        "unknown", "cancelled", "expired",   NULL};
 
+static const struct json_field retry_fields[] = {
+        {"reason", JSON_FIELD_STRING, true, 1, 500, NULL},
+        {"actor", JSON_FIELD_STRING, false, 1, 80, NULL},
+};
+
+int jobs_retry_validate(const json_t *body, struct sk_err *err)
+{
+	return json_check_fields(body, retry_fields, sizeof(retry_fields) / sizeof(retry_fields[0]),
+	                         NULL, err);
+}
+
 bool jobs_ref_valid(const char *t)
 {
 	size_t n = t ? strlen(t) : 0;

@@ -23,6 +23,9 @@ struct jobs_filter {
 	int limit;         /* 1..1000 */
 };
 
+/* The retry route's body: {"reason": 1..500 chars, "actor"?: 1..80 chars}. */
+int jobs_retry_validate(const json_t *body, struct sk_err *err);
+
 /* Whether text names a job: digits (an id) or SK-XXXX-XXXX (a support reference). */
 bool jobs_ref_valid(const char *text);
 

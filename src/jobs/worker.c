@@ -53,9 +53,10 @@ struct worker {
 	pthread_cond_t todo_ready;
 	pthread_cond_t done_ready; /* a slot became DONE: wakes the recorder */
 	struct slot *slots;
-	int nslots; /* two batches: one recorded while the next is claimed and run */
-	int batch;  /* most jobs per claim */
-	int *todo;  /* FIFO of QUEUED slot indexes */
+	int nslots;     /* two batches: one recorded while the next is claimed and run */
+	int batch;      /* most jobs per claim */
+	int *todo;      /* FIFO of QUEUED slot indexes */
+	int *recording; /* the recorder's list of the slots it records */
 	int todo_head, todo_count;
 	bool quit;
 
@@ -121,6 +122,8 @@ static void run_jobs(struct worker *w, PGconn *conn, const int *which, int n,
 {
 	const struct queue_job *jobs[JOB_BATCH_MAX];
 	struct queue_result *outs[JOB_BATCH_MAX];
+	if (n <= 0 || n > JOB_BATCH_MAX)
+		return;
 	for (int k = 0; k < n; k++) {
 		const struct slot *s = &w->slots[which[k]]; /* RUNNING: ours to read */
 		struct queue_result *r = &results[k];
@@ -318,6 +321,8 @@ static void log_result(struct worker *w, const struct slot *s)
  * database did not take them (they go back to DONE, to be tried again). */
 static bool record(struct worker *w, PGconn *conn, int *which, int n)
 {
+	if (n <= 0)
+		return true;
 	struct queue_result *results = calloc((size_t)n, sizeof(*results));
 	if (!results)
 		return false;
@@ -354,7 +359,9 @@ static void *recorder_main(void *arg)
 {
 	struct worker *w = arg;
 	PGconn *conn = NULL;
-	int *which = calloc((size_t)w->nslots, sizeof(*which));
+	int *which = w->recording; /* allocated by setup() before this thread starts */
+	if (!which)
+		return NULL;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		for (;;) {
@@ -409,7 +416,6 @@ static void *recorder_main(void *arg)
 		(void)wr;
 	}
 out:
-	free(which);
 	PQfinish(conn);
 	return NULL;
 }
@@ -548,6 +554,9 @@ static int heartbeat_ms(struct worker *w)
 	return ms > 500 ? ms : 500;
 }
 
+static void stop_threads(struct worker *w, bool recorder);
+static void release(struct worker *w);
+
 static int setup(struct worker *w, const struct worker_options *opt, struct sk_err *err)
 {
 	memset(w, 0, sizeof(*w));
@@ -567,12 +576,16 @@ static int setup(struct worker *w, const struct worker_options *opt, struct sk_e
 	w->nslots = 2 * w->batch;
 	w->slots = calloc((size_t)w->nslots, sizeof(*w->slots));
 	w->todo = calloc((size_t)w->nslots, sizeof(*w->todo));
+	w->recording = calloc((size_t)w->nslots, sizeof(*w->recording));
 	w->threads = calloc((size_t)w->nthreads, sizeof(*w->threads));
-	if (!w->slots || !w->todo || !w->threads)
-		return err_set(err, PROBLEM_INTERNAL, "out of memory");
+	w->wake_fd = w->signal_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->todo_ready, NULL);
 	pthread_cond_init(&w->done_ready, NULL);
+	if (!w->slots || !w->todo || !w->recording || !w->threads) {
+		release(w);
+		return err_set(err, PROBLEM_INTERNAL, "out of memory");
+	}
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sigset_t stop;
 	sigemptyset(&stop);
@@ -580,13 +593,22 @@ static int setup(struct worker *w, const struct worker_options *opt, struct sk_e
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL); /* before any thread starts */
 	w->signal_fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (w->wake_fd < 0 || w->signal_fd < 0)
+	if (w->wake_fd < 0 || w->signal_fd < 0) {
+		release(w);
 		return err_set(err, PROBLEM_INTERNAL, "cannot create event descriptors");
-	for (int i = 0; i < w->nthreads; i++)
-		if (pthread_create(&w->threads[i], NULL, thread_main, w) != 0)
-			return err_set(err, PROBLEM_INTERNAL, "cannot start handler threads");
-	if (pthread_create(&w->recorder, NULL, recorder_main, w) != 0)
-		return err_set(err, PROBLEM_INTERNAL, "cannot start the recorder thread");
+	}
+	int started = 0;
+	while (started < w->nthreads &&
+	       pthread_create(&w->threads[started], NULL, thread_main, w) == 0)
+		started++;
+	bool recorder =
+	        started == w->nthreads && pthread_create(&w->recorder, NULL, recorder_main, w) == 0;
+	if (!recorder) {
+		w->nthreads = started;
+		stop_threads(w, false);
+		release(w);
+		return err_set(err, PROBLEM_INTERNAL, "cannot start the worker's threads");
+	}
 	return 0;
 }
 
@@ -616,13 +638,12 @@ static bool drain(struct worker *w)
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		int held = w->nslots - count_state(w, SLOT_FREE);
-		int running = count_state(w, SLOT_RUNNING);
 		pthread_mutex_unlock(&w->lock);
 		if (held == 0)
 			return true;
 		long long left = deadline - now_ms();
 		if (left <= 0)
-			return running == 0 && held == 0;
+			return false;
 		struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
 		if (poll(&pfd, 1, (int)(left < 200 ? left : 200)) > 0) {
 			uint64_t v;
@@ -632,7 +653,8 @@ static bool drain(struct worker *w)
 	}
 }
 
-static void teardown(struct worker *w)
+/* Stop and join the handler threads (and the recorder, when it was started). */
+static void stop_threads(struct worker *w, bool recorder)
 {
 	pthread_mutex_lock(&w->lock);
 	w->quit = true;
@@ -642,18 +664,33 @@ static void teardown(struct worker *w)
 	pthread_mutex_unlock(&w->lock);
 	for (int i = 0; i < w->nthreads; i++)
 		pthread_join(w->threads[i], NULL);
-	pthread_join(w->recorder, NULL);
-	for (int i = 0; i < w->nslots; i++)
+	if (recorder)
+		pthread_join(w->recorder, NULL);
+}
+
+/* Free what setup() made, once no thread runs. */
+static void release(struct worker *w)
+{
+	for (int i = 0; w->slots && i < w->nslots; i++)
 		queue_job_clear(&w->slots[i].job);
 	drop_connection(w);
-	close(w->wake_fd);
-	close(w->signal_fd);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	if (w->signal_fd >= 0)
+		close(w->signal_fd);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->todo_ready);
 	pthread_cond_destroy(&w->done_ready);
 	free(w->slots);
 	free(w->todo);
+	free(w->recording);
 	free(w->threads);
+}
+
+static void teardown(struct worker *w)
+{
+	stop_threads(w, true);
+	release(w);
 }
 
 /* ---- the loop ---- */

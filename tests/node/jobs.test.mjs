@@ -124,6 +124,11 @@ test('the same over HTTP for the service role, refused to people', async () => {
   const list = await call(server, 'GET', `/v1/admin/jobs?status=dead&kind=test_job&limit=5`, { token });
   assert.equal(list.status, 200, list.text);
   assert.ok(list.json.jobs.some((x) => x.id === Number(j.id)));
+  for (const q of ['limit=0', 'limit=1001', 'limit=5x', 'limit=', 'older_than_s=-1', 'older_than_s=1h']) {
+    const bad = await call(server, 'GET', `/v1/admin/jobs?${q}`, { token });
+    assert.equal(bad.status, 400, q);
+    assert.match(bad.json.detail, /limit 1\.\.1000/, q);
+  }
   const show = await call(server, 'GET', `/v1/admin/jobs/${j.support_ref}`, { token });
   assert.equal(show.status, 200);
   assert.equal(show.json.attempts.length, 1);

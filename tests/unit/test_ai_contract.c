@@ -128,9 +128,9 @@ static void the_length_is_the_columns(void **state)
 	size_t n = 8001;
 	char *doc = malloc(n + 16);
 	assert_non_null(doc);
-	strcpy(doc, "{\"body\":\"");
+	snprintf(doc, n + 16, "%s", "{\"body\":\"");
 	memset(doc + 9, 'x', n);
-	strcpy(doc + 9 + n, "\"}");
+	memcpy(doc + 9 + n, "\"}", 3);
 	struct sk_err err = {0};
 	assert_null(accept("council_voice", doc, &err));
 	assert_non_null(strstr(err.detail, "8001"));

@@ -50,13 +50,14 @@ static char *make(const char *header, const char *payload, const char *key)
 	crypto_b64url_encode((const uint8_t *)header, strlen(header), h);
 	crypto_b64url_encode((const uint8_t *)payload, strlen(payload), p);
 	char *out = malloc(2048);
+	assert_non_null(out);
 	snprintf(out, 2048, "%s.%s", h, p);
 	uint8_t mac[SHA256_LEN];
 	assert_int_equal(crypto_hmac_sha256(key, strlen(key), out, strlen(out), mac), 0);
 	char sig[64];
 	crypto_b64url_encode(mac, sizeof(mac), sig);
-	strcat(out, ".");
-	strcat(out, sig);
+	size_t used = strlen(out);
+	snprintf(out + used, 2048 - used, ".%s", sig);
 	return out;
 }
 
