@@ -23,13 +23,13 @@ const JWT_SECRET = 'bench-secret-that-is-long-enough-0123456789';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-function token(sub) {
+export function token(sub) {
   const now = Math.floor(Date.now() / 1000);
   const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 86400 })}`;
   return `${head}.${createHmac('sha256', JWT_SECRET).update(head).digest('base64url')}`;
 }
 
-function start(ctx, args) {
+export function start(ctx, args) {
   const child = spawn(ctx.bin, args, {
     env: { PATH: process.env.PATH, DATABASE_URL: ctx.url, SUPABASE_JWT_SECRET: JWT_SECRET, SCROLLKEEP_LISTEN: '127.0.0.1:0',
            SCROLLKEEP_MAILDIR: '/dev/null/never', SCROLLKEEP_MIGRATIONS_DIR: `${ctx.root}/supabase/migrations`,
@@ -45,17 +45,17 @@ function start(ctx, args) {
   return { child, url };
 }
 
-const rssKiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
+export const rssKiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
 
-const reading = {
+export const reading = {
   question: 'Will the load hold through the night?', answer: 'The Tower stands: what is built well does not fall.',
   spread: [{ card: 'The Tower', position: 'present', reversed: false }], public_title: 'The Tower', public_line: 'What is built well stands.',
 };
-const consent = (action) => ({ purpose: 'marketing', action, notice_version: '2026-11', notice_sha256: 'a'.repeat(64),
+export const consent = (action) => ({ purpose: 'marketing', action, notice_version: '2026-11', notice_sha256: 'a'.repeat(64),
                                language: 'en', jurisdiction: 'DE', method: 'web_form' });
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-function request(base, method, path, tok, body) {
+export function request(base, method, path, tok, body) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
     const data = body ? JSON.stringify(body) : null;
@@ -88,7 +88,7 @@ function holdConnections(base) {
   return () => { for (const s of socks) { clearInterval(s.timer); s.destroy(); } };
 }
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+export const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 
 export async function run(ctx) {
   const c = await ctx.client();

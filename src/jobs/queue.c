@@ -270,6 +270,15 @@ out:
 	return rc;
 }
 
+const char *queue_statement(const char *name)
+{
+	if (strcmp(name, "claim") == 0)
+		return sql_claim;
+	if (strcmp(name, "finish") == 0)
+		return sql_finish;
+	return NULL;
+}
+
 /* ---- heartbeat ---- */
 
 static const char *const sql_extend =

@@ -90,6 +90,12 @@ struct queue_result {
 	int pause_seconds;      /* JOB_PROVIDER_DOWN: how long to pause the kind (default 60) */
 };
 
+/* The text of the worker's own statements, "claim" ($1 worker, $2 kinds as text[], $3 the most
+ * jobs) and "finish" ($1 worker, then the results as parallel arrays: ids, lease tokens,
+ * outcomes, provider references, errors, pause seconds), for the benchmark that runs them under
+ * pgbench (bench/ceiling.mjs); NULL for another name. */
+const char *queue_statement(const char *name);
+
 /* Record n finished attempts (one statement): the job's new state and an attempt row each.
  * Results whose lease no longer holds change nothing; *applied counts those that did. */
 int queue_finish(PGconn *conn, const char *worker, const struct queue_result *results, int n,
