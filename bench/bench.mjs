@@ -48,9 +48,12 @@ const results = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) 
 results.machine = await machine();
 console.log(`machine: ${results.machine.cores} cores (${results.machine.cpu}), ${results.machine.postgres}, ` +
             `synchronous_commit=${results.machine.synchronous_commit}, fsync=${results.machine.fsync}`);
+// SK_BENCH_TAG keeps a variant's figures apart (docs/scaling.md's runs at ten times the data
+// are queue_10x and webhook_10x), so the side-by-side figures stay those of the plain run.
+const tag = process.env.SK_BENCH_TAG ? `_${process.env.SK_BENCH_TAG}` : '';
 for (const name of names) {
   const mod = await import(`./${name}.mjs`);
-  results[name] = await mod.run(ctx);
+  results[`${name}${tag}`] = await mod.run(ctx);
 }
 fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
 console.log(`bench: wrote ${path.relative(ctx.root, file)}`);

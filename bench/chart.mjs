@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const W = 900, BAR = 22, GAP = 6, LEFT = 190, RIGHT = 120;
+const W = 1000, BAR = 22, GAP = 6, LEFT = 260, RIGHT = 130;
 const COLORS = { scrollkeep: '#6b4fbb', 'graphile-worker': '#d08a2e', 'pg-boss': '#3b8f6e', Chromium: '#888' };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const fmt = (v) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 10 ? 1 : 2));
@@ -94,7 +94,8 @@ for (const p of panels(results)) {
   y += d.height;
 }
 const m = results.machine ?? {};
-const head = `<text x="10" y="22" font-size="13" fill="#444">${esc(`${m.cores} cores (${m.cpu}), ${m.postgres}, synchronous_commit=${m.synchronous_commit}; ${m.date} at ${m.scrollkeep_commit}`)}</text>`;
+const pgVersion = (m.postgres ?? '').split(' (')[0];
+const head = `<text x="10" y="22" font-size="13" fill="#444">${esc(`${m.cores} cores (${m.cpu}), ${pgVersion}, synchronous_commit=${m.synchronous_commit}, ${(m.date ?? '').slice(0, 10)}, commit ${m.scrollkeep_commit}`)}</text>`;
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" font-family="DejaVu Sans, sans-serif">
 <rect width="100%" height="100%" fill="#fff"/>
 ${head}
