@@ -20,12 +20,12 @@
 #include <unistd.h>
 
 #include "command.h"
-#include "core/num.h"
 #include "core/crypto.h"
 #include "core/db.h"
 #include "core/http_client.h"
 #include "core/json.h"
 #include "core/jwt.h"
+#include "core/num.h"
 #include "domain/audit.h"
 #include "domain/lab.h"
 #include "domain/shop.h"

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "command.h"
-#include "core/num.h"
 #include "core/db.h"
+#include "core/num.h"
 #include "domain/audit.h"
 #include "jobs/support.h"
 

@@ -106,6 +106,7 @@ test('cancel one job, and retry or cancel all dead jobs of a kind', async () => 
   assert.equal((await job(db, b.id)).status, 'cancelled');
   assert.equal((await audits(a.id)).length, 1, 'one audit event per job');
   assert.equal((await cli('cancel', '--dead', '--reason', 'x')).code, 2, '--dead needs --kind');
+  for (const limit of ['5x', '0', '1001', '']) assert.equal((await cli('list', '--limit', limit)).code, 2, `--limit ${limit}`);
 });
 
 test('stats show every kind with its counts', async () => {
