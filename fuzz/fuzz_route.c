@@ -2,14 +2,18 @@
  * fuzz_route.c — the router on arbitrary paths against every route of the API: nothing may
  * crash or overrun, and a match must mean what it says: each {param} a non-empty segment of at
  * most HTTP_PARAM_MAX bytes without a '/', and the pattern rebuilt from the params is the path.
+ * The same bytes go through num_parse, as a query value would: an accepted number is in range
+ * and, unsigned, prints back as the text it came from (less a leading '+' and zeros).
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/app.h"
 #include "core/http.h"
+#include "core/num.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,6 +34,21 @@ static void rebuild(const char *pattern, char params[][HTTP_PARAM_MAX + 1], char
 	out[n] = '\0';
 }
 
+static void check_number(const char *text, size_t size)
+{
+	long long v = 0;
+	if (strlen(text) != size || num_parse(text, -1000000, 1000000, &v) < 0)
+		return;
+	char back[32];
+	snprintf(back, sizeof(back), "%lld", v);
+	const char *given = text[0] == '+' ? text + 1 : text;
+	/* Leading zeros ("007") are accepted as the number they spell. */
+	while (given[0] == '0' && given[1])
+		given++;
+	if (v < -1000000 || v > 1000000 || (given[0] != '-' && strcmp(back, given) != 0))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 4096)
@@ -39,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(path, data, size);
 	path[size] = '\0';
+	check_number(path, size);
 	for (size_t i = 0; i < api_route_count; i++) {
 		char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX + 1];
 		size_t n;
