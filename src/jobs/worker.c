@@ -92,9 +92,11 @@ void worker_defaults(struct worker_options *opt, const struct config *cfg)
 /* ---- handler threads ---- */
 
 /* Take the next queued slot, and with it, when its kind has a batch handler, the queued
- * slots of the same kind right behind it, up to JOB_BATCH_MAX (the lock held). A batch costs
- * its handler a few statements whatever its size, so it takes all there is: while one batch
- * runs, the next gathers. Fills which[] and returns how many, 0 when quitting. */
+ * slots of the same kind right behind it (the lock held). A batch costs its handler a few
+ * statements whatever its size, but a thread runs its batch's transactions one after another:
+ * a thread takes its share of what is queued (a thread's part, up to JOB_BATCH_MAX), so that a
+ * backlog keeps every thread busy while a trickle still goes in batches. Fills which[] and
+ * returns how many, 0 when quitting. */
 static int take_jobs(struct worker *w, int *which)
 {
 	while (w->todo_count == 0 && !w->quit)
@@ -102,7 +104,12 @@ static int take_jobs(struct worker *w, int *which)
 	if (w->todo_count == 0)
 		return 0;
 	const struct job_handler *h = job_handler_find(w->slots[w->todo[w->todo_head]].job.kind);
-	int share = h && h->run_batch ? JOB_BATCH_MAX : 1;
+	int share = 1;
+	if (h && h->run_batch) {
+		share = (w->todo_count + w->nthreads - 1) / w->nthreads;
+		if (share > JOB_BATCH_MAX)
+			share = JOB_BATCH_MAX;
+	}
 	int n = 0;
 	while (n < share && w->todo_count > 0) {
 		int i = w->todo[w->todo_head];
