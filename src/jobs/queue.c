@@ -77,8 +77,12 @@ int queue_wake(PGconn *conn, const char *kind, struct sk_err *err)
 /* ---- claim ---- */
 
 /* The due ids come as an array so that the update finds each row by its primary key (a join
- * with a CTE would hash the whole table). updated_at is set here, so the trigger that keeps
- * it true for other writers does not run. */
+ * with a CTE would hash the whole table). They are each kind's first due jobs (LATERAL, on
+ * the index delivery_jobs_due, by kind), then the first of all in claim order: a backlog of a
+ * kind this worker does not run is never read. Each kind locks at most $3 rows, SKIP LOCKED,
+ * so that concurrent workers take different jobs; rows locked and not taken are free again
+ * when the statement commits. updated_at is set here, so the trigger that keeps it true for
+ * other writers does not run. */
 static const char *const sql_claim =
         "UPDATE public.delivery_jobs j"
         "   SET status = 'running', attempts = j.attempts + 1, runs = j.runs + 1,"
@@ -86,14 +90,17 @@ static const char *const sql_claim =
         "       lease_expires_at = now() + make_interval(secs => k.lease_seconds), updated_at = now()"
         "  FROM scrollkeep.job_kinds k"
         " WHERE j.id = ANY(ARRAY("
-        "         SELECT d.id FROM public.delivery_jobs d"
-        "          WHERE d.status = 'queued' AND d.next_run_at <= now() AND d.kind = ANY($2::text[])"
-        "            AND (d.deliver_by IS NULL OR d.deliver_by > now())"
-        "            AND NOT EXISTS (SELECT FROM scrollkeep.job_kinds p"
-        "                             WHERE p.kind = d.kind AND p.paused_until > now())"
+        "         SELECT d.id FROM scrollkeep.job_kinds p"
+        "          CROSS JOIN LATERAL ("
+        "            SELECT c.id, c.priority, c.next_run_at FROM public.delivery_jobs c"
+        "             WHERE c.kind = p.kind AND c.status = 'queued' AND c.next_run_at <= now()"
+        "               AND (c.deliver_by IS NULL OR c.deliver_by > now())"
+        "             ORDER BY c.priority DESC, c.next_run_at, c.id"
+        "             LIMIT $3"
+        "             FOR UPDATE SKIP LOCKED) d"
+        "          WHERE p.kind = ANY($2::text[]) AND (p.paused_until IS NULL OR p.paused_until <= now())"
         "          ORDER BY d.priority DESC, d.next_run_at, d.id"
-        "          LIMIT $3"
-        "          FOR UPDATE SKIP LOCKED))"
+        "          LIMIT $3))"
         "   AND k.kind = j.kind"
         " RETURNING j.id, j.kind, j.payload::text, j.runs, j.attempts, j.max_attempts,"
         "           j.lease_token, j.support_ref, coalesce(j.user_id::text, ''),"

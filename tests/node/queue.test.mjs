@@ -163,3 +163,20 @@ test('higher priority runs first', async () => {
   const { rows } = await db.query(`SELECT job_id FROM test_job_runs WHERE job_id = ANY($1) ORDER BY at`, [[...low, high]]);
   assert.equal(Number(rows[0].job_id), high);
 });
+
+test('the claim orders across kinds, and a backlog of a kind the worker does not run holds nothing up', async () => {
+  const low = await enqueueMany(db, 'test_job', 3, { record: true });
+  const high = await enqueue(db, 'test_external_job', { record: true }, { priority: 40 });
+  let w = startWorker(env, ['--once', '--concurrency', '1', '--batch', '1']);
+  assert.equal((await w.exited).code, 0);
+  const { rows } = await db.query(`SELECT job_id FROM test_job_runs WHERE job_id = ANY($1) ORDER BY at`, [[...low, high]]);
+  assert.equal(Number(rows[0].job_id), high, 'the higher priority of another kind runs first');
+
+  const waiting = await enqueueMany(db, 'test_external_job', 200, { record: true });
+  const mine = await enqueue(db, 'test_job', { record: true });
+  w = startWorker(env, ['--once', '--kinds', 'test_job']);
+  assert.equal((await w.exited).code, 0);
+  assert.equal(await status(mine), 'succeeded', 'its own kind is claimed behind the other kind');
+  const { rows: [left] } = await db.query(`SELECT count(*)::int AS n FROM delivery_jobs WHERE id = ANY($1) AND status = 'queued'`, [waiting]);
+  assert.equal(left.n, 200, 'the other kind is left queued');
+});
