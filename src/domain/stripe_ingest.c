@@ -1,16 +1,9 @@
 /*
  * stripe_ingest.c — the webhook's group commit (see stripe_ingest.h).
  *
- * Written here rather than taken from a library: it is a mutex, a queue and a condition
- * variable per waiting delivery around stripe_event_store, and no pooling library batches
- * statements across threads.
- *
- * Each waiting thread sleeps on its own condition variable and is woken only when it has
- * something to do: its delivery is committed, or a lane is free and its delivery heads the
- * queue (it then leads the next batch). One shared variable, broadcast after every batch,
- * woke every waiting thread (a hundred and more under load) to find, nearly all of them, that
- * their delivery was not written yet: measured, a sixth of the webhook's CPU was the kernel
- * switching between them.
+ * Written here rather than taken from a library: it is a mutex, a condition variable and a
+ * queue around stripe_event_store, and no pooling library batches statements across
+ * threads.
  */
 #include "stripe_ingest.h"
 
@@ -33,7 +26,6 @@ struct waiter {
 	struct sk_err err;
 	int rc;
 	bool done;
-	pthread_cond_t wake; /* signalled when done, or when it should lead */
 	struct waiter *next;
 };
 
@@ -41,6 +33,7 @@ struct stripe_ingest {
 	char *url;
 	PGconn *conns[LANES]; /* conns[i] used only by the thread writing a batch in lane i */
 	pthread_mutex_t lock;
+	pthread_cond_t written;
 	struct waiter *head, *tail; /* deliveries waiting for the next batch */
 	bool busy[LANES];           /* a leader is writing a batch in this lane */
 };
@@ -56,6 +49,7 @@ struct stripe_ingest *stripe_ingest_new(const char *url)
 		return NULL;
 	}
 	pthread_mutex_init(&ingest->lock, NULL);
+	pthread_cond_init(&ingest->written, NULL);
 	return ingest;
 }
 
@@ -66,6 +60,7 @@ void stripe_ingest_free(struct stripe_ingest *ingest)
 	for (int i = 0; i < LANES; i++)
 		if (ingest->conns[i])
 			PQfinish(ingest->conns[i]);
+	pthread_cond_destroy(&ingest->written);
 	pthread_mutex_destroy(&ingest->lock);
 	free(ingest->url);
 	free(ingest);
@@ -145,28 +140,10 @@ static void write_batch(PGconn **conn, const char *url, struct waiter *batch)
 	}
 }
 
-/* A free lane, or -1 (the lock held). */
-static int free_lane(const struct stripe_ingest *ingest)
-{
-	for (int lane = 0; lane < LANES; lane++)
-		if (!ingest->busy[lane])
-			return lane;
-	return -1;
-}
-
-/* When deliveries wait and a lane is free, wake the thread of the first: it leads the next
- * batch (the lock held). */
-static void wake_next_leader(struct stripe_ingest *ingest)
-{
-	if (ingest->head && free_lane(ingest) >= 0)
-		pthread_cond_signal(&ingest->head->wake);
-}
-
 int stripe_ingest_store(struct stripe_ingest *ingest, const struct stripe_event_in *ev,
                         struct stripe_stored *out, struct sk_err *err)
 {
 	struct waiter me = {.ev = ev, .out = out};
-	pthread_cond_init(&me.wake, NULL);
 	pthread_mutex_lock(&ingest->lock);
 	/* me lives on this stack while queued: it leaves the queue (take_batch) and is marked
 	 * done before this function returns, so no pointer to it outlives the call. */
@@ -176,28 +153,26 @@ int stripe_ingest_store(struct stripe_ingest *ingest, const struct stripe_event_
 		ingest->head = &me; // cppcheck-suppress autoVariables
 	ingest->tail = &me;         // cppcheck-suppress autoVariables
 	while (!me.done) {
-		int lane = free_lane(ingest);
-		if (!ingest->head || lane < 0) { /* mine is being written, or must wait */
-			pthread_cond_wait(&me.wake, &ingest->lock);
+		int lane = 0;
+		while (lane < LANES && ingest->busy[lane])
+			lane++;
+		if (!ingest->head || lane == LANES) { /* mine is being written, or must wait */
+			pthread_cond_wait(&ingest->written, &ingest->lock);
 			continue;
 		}
 		ingest->busy[lane] = true;
 		struct waiter *batch = take_batch(ingest);
-		wake_next_leader(ingest); /* the other lane can take what is left */
 		pthread_mutex_unlock(&ingest->lock);
 		write_batch(&ingest->conns[lane], ingest->url, batch);
 		pthread_mutex_lock(&ingest->lock);
 		for (struct waiter *w = batch, *next; w; w = next) {
 			next = w->next; /* w belongs to its thread again once done is set */
 			w->done = true;
-			if (w != &me)
-				pthread_cond_signal(&w->wake);
 		}
 		ingest->busy[lane] = false;
-		wake_next_leader(ingest);
+		pthread_cond_broadcast(&ingest->written);
 	}
 	pthread_mutex_unlock(&ingest->lock);
-	pthread_cond_destroy(&me.wake);
 	if (me.rc < 0 && err)
 		*err = me.err;
 	return me.rc;
