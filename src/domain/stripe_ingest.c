@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/db.h"
 
@@ -20,12 +21,18 @@
  * (repeats of one event then queue on its row lock, in event-id order, so never deadlock). */
 enum { BATCH_MAX = 128, BATCH_BYTES_MAX = 4 << 20, LANES = 2 };
 
+/* A free lane with fewer than GATHER deliveries queued waits for more, up to GATHER_US after
+ * the oldest arrived: each batch is a statement, a commit, a job and a wake-up whatever its
+ * size, so batches of a few deliveries spent the machine on those instead of the events. */
+enum { GATHER = 16, GATHER_US = 2000 };
+
 struct waiter {
 	const struct stripe_event_in *ev;
 	struct stripe_stored *out;
 	struct sk_err err;
 	int rc;
 	bool done;
+	long long queued_us; /* when it arrived (CLOCK_MONOTONIC) */
 	struct waiter *next;
 };
 
@@ -35,6 +42,7 @@ struct stripe_ingest {
 	pthread_mutex_t lock;
 	pthread_cond_t written;
 	struct waiter *head, *tail; /* deliveries waiting for the next batch */
+	int queued;                 /* how many */
 	bool busy[LANES];           /* a leader is writing a batch in this lane */
 };
 
@@ -76,6 +84,7 @@ static struct waiter *take_batch(struct stripe_ingest *ingest)
 		bytes += last->ev->len;
 		n++;
 	}
+	ingest->queued -= (int)n;
 	ingest->head = last->next;
 	if (!ingest->head)
 		ingest->tail = NULL;
@@ -140,10 +149,31 @@ static void write_batch(PGconn **conn, const char *url, struct waiter *batch)
 	}
 }
 
+static long long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Whether the queue should wait for more before a free lane takes it (the lock held); if so,
+ * *until is when to look again. */
+static bool gathering(const struct stripe_ingest *ingest, struct timespec *until)
+{
+	long long left = GATHER_US - (now_us() - ingest->head->queued_us);
+	if (ingest->queued >= GATHER || left <= 0)
+		return false;
+	clock_gettime(CLOCK_REALTIME, until); /* the condition variable's clock */
+	until->tv_nsec += left * 1000;
+	until->tv_sec += until->tv_nsec / 1000000000L;
+	until->tv_nsec %= 1000000000L;
+	return true;
+}
+
 int stripe_ingest_store(struct stripe_ingest *ingest, const struct stripe_event_in *ev,
                         struct stripe_stored *out, struct sk_err *err)
 {
-	struct waiter me = {.ev = ev, .out = out};
+	struct waiter me = {.ev = ev, .out = out, .queued_us = now_us()};
 	pthread_mutex_lock(&ingest->lock);
 	/* me lives on this stack while queued: it leaves the queue (take_batch) and is marked
 	 * done before this function returns, so no pointer to it outlives the call. */
@@ -152,12 +182,18 @@ int stripe_ingest_store(struct stripe_ingest *ingest, const struct stripe_event_
 	else
 		ingest->head = &me; // cppcheck-suppress autoVariables
 	ingest->tail = &me;         // cppcheck-suppress autoVariables
+	ingest->queued++;
 	while (!me.done) {
 		int lane = 0;
 		while (lane < LANES && ingest->busy[lane])
 			lane++;
 		if (!ingest->head || lane == LANES) { /* mine is being written, or must wait */
 			pthread_cond_wait(&ingest->written, &ingest->lock);
+			continue;
+		}
+		struct timespec until;
+		if (gathering(ingest, &until)) {
+			pthread_cond_timedwait(&ingest->written, &ingest->lock, &until);
 			continue;
 		}
 		ingest->busy[lane] = true;

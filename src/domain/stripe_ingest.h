@@ -7,7 +7,8 @@
  * one event queue on its row lock. So a thread that brings a delivery while no batch is being
  * written writes, as the batch's leader, every delivery waiting at that moment; threads that
  * arrive meanwhile wait, and the next batch is theirs (the leader–follower group commit of
- * PostgreSQL's own WAL writer). Each thread returns only once its delivery is committed.
+ * PostgreSQL's own WAL writer). A leader that finds only a few waiting waits up to 2 ms for
+ * more (stripe_ingest.c). Each thread returns only once its delivery is committed.
  */
 #ifndef SK_STRIPE_INGEST_H
 #define SK_STRIPE_INGEST_H

@@ -9,7 +9,9 @@
  * no lock.
  *
  * The recorder has a connection of its own, so recording one batch of results overlaps with
- * claiming the next: one PostgreSQL backend per side, which is what two cores can give.
+ * claiming the next: one PostgreSQL backend per side, which is what two cores can give. So
+ * has the auditor, which moves the audit outbox into the chain every reap_ms, so that a long
+ * flush never holds up a claim.
  */
 #include "worker.h"
 
@@ -40,7 +42,15 @@ struct slot {
 	enum slot_state state;
 	struct queue_job job;
 	struct queue_result result;
+	long long claimed_ms; /* when the dispatcher claimed it (now_ms) */
 };
+
+/* A thread about to run a batch kind with fewer than GATHER_JOBS queued waits for more, up to
+ * GATHER_MS after the first was claimed. A batch's transaction costs a few milliseconds
+ * whatever its size (stripe_event_job: ~3 ms of planning and statements, then ~0.2 ms an
+ * event), so a trickle taken job by job spent most of the machine on that fixed part; the
+ * wait costs a delivery at most GATHER_MS. */
+enum { GATHER_JOBS = 8, GATHER_MS = 20 };
 
 struct worker {
 	const struct worker_options *opt;
@@ -64,6 +74,9 @@ struct worker {
 	int nthreads;
 	pthread_t recorder;
 	bool recorder_quit;
+	pthread_t auditor;
+	bool auditor_started;
+	pthread_cond_t audit_wake; /* only stop_threads signals it: the auditor keeps time */
 	long long first_done; /* when the oldest waiting result became DONE (recorder's clock) */
 	int wake_fd;          /* the recorder signals freed slots */
 	int signal_fd;        /* SIGINT, SIGTERM */
@@ -76,6 +89,17 @@ static long long now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ms from now on the clock of pthread_cond_timedwait (CLOCK_REALTIME). */
+static struct timespec deadline_after(long ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (ms > 0 ? ms : 1) * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	return until;
 }
 
 void worker_defaults(struct worker_options *opt, const struct config *cfg)
@@ -94,19 +118,31 @@ void worker_defaults(struct worker_options *opt, const struct config *cfg)
 /* Take the next queued slot, and with it, when its kind has a batch handler, the queued
  * slots of the same kind right behind it (the lock held). A batch costs its handler a few
  * statements whatever its size, but a thread runs its batch's transactions one after another:
- * a thread takes its share of what is queued (a thread's part, up to JOB_BATCH_MAX), so that a
- * backlog keeps every thread busy while a trickle still goes in batches. Fills which[] and
- * returns how many, 0 when quitting. */
+ * a thread takes its share of what is queued (a thread's part, at least GATHER_JOBS, at most
+ * JOB_BATCH_MAX), so that a backlog keeps every thread busy, and a trickle, gathered for up to
+ * GATHER_MS, still goes in batches. Fills which[] and returns how many, 0 when quitting. */
 static int take_jobs(struct worker *w, int *which)
 {
-	while (w->todo_count == 0 && !w->quit)
-		pthread_cond_wait(&w->todo_ready, &w->lock);
-	if (w->todo_count == 0)
-		return 0;
-	const struct job_handler *h = job_handler_find(w->slots[w->todo[w->todo_head]].job.kind);
+	const struct job_handler *h;
+	for (;;) {
+		while (w->todo_count == 0 && !w->quit)
+			pthread_cond_wait(&w->todo_ready, &w->lock);
+		if (w->todo_count == 0)
+			return 0;
+		const struct slot *head = &w->slots[w->todo[w->todo_head]];
+		h = job_handler_find(head->job.kind);
+		long long waited = now_ms() - head->claimed_ms;
+		if (!h || !h->run_batch || w->quit || w->todo_count >= GATHER_JOBS ||
+		    waited >= GATHER_MS)
+			break;
+		struct timespec until = deadline_after(GATHER_MS - waited);
+		pthread_cond_timedwait(&w->todo_ready, &w->lock, &until);
+	}
 	int share = 1;
 	if (h && h->run_batch) {
 		share = (w->todo_count + w->nthreads - 1) / w->nthreads;
+		if (share < GATHER_JOBS)
+			share = GATHER_JOBS;
 		if (share > JOB_BATCH_MAX)
 			share = JOB_BATCH_MAX;
 	}
@@ -282,6 +318,7 @@ static int claim(struct worker *w, int *asked)
 			continue;
 		w->slots[i].job = jobs[k++];
 		w->slots[i].state = SLOT_QUEUED;
+		w->slots[i].claimed_ms = now_ms();
 		w->todo[(w->todo_head + w->todo_count) % w->nslots] = i;
 		w->todo_count++;
 	}
@@ -379,13 +416,9 @@ static void *recorder_main(void *arg)
 				pthread_mutex_unlock(&w->lock);
 				goto out;
 			}
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
 			long wait_ms =
 			        w->first_done ? FLUSH_WAIT_MS - (now - w->first_done) + 1 : 200;
-			until.tv_nsec += (wait_ms > 0 ? wait_ms : 1) * 1000000L;
-			until.tv_sec += until.tv_nsec / 1000000000L;
-			until.tv_nsec %= 1000000000L;
+			struct timespec until = deadline_after(wait_ms);
 			pthread_cond_timedwait(&w->done_ready, &w->lock, &until);
 		}
 		int n = 0;
@@ -453,15 +486,48 @@ static void heartbeat(struct worker *w)
 	free(tokens);
 }
 
-/* The money's operator events, recorded by the database in its outbox, into the chain. */
-static void flush_audit(struct worker *w)
+/* The money's operator events, recorded by the database in its outbox, into the chain.
+ * Returns false when the statement failed. */
+static bool flush_audit(struct worker *w, PGconn *conn)
 {
 	int moved = 0;
 	struct sk_err err;
-	if (audit_flush(w->conn, &moved, &err) < 0)
-		after_failure(w);
-	else if (moved)
+	if (audit_flush(conn, &moved, &err) < 0)
+		return false;
+	if (moved)
 		log_info("audit_flushed", LF_INT("count", moved), LF_STR("worker", w->name));
+	return true;
+}
+
+/* The auditor thread: every reap_ms, flush the audit outbox on a connection of its own. On
+ * the dispatcher's connection a busy outbox (two rows a purchase, thousands every two seconds
+ * at full rate) held up the claims behind it, and the handler threads idled meanwhile. */
+static void *auditor_main(void *arg)
+{
+	struct worker *w = arg;
+	PGconn *conn = NULL;
+	pthread_mutex_lock(&w->lock);
+	while (!w->quit) {
+		struct timespec until = deadline_after(w->opt->reap_ms);
+		pthread_cond_timedwait(&w->audit_wake, &w->lock, &until);
+		if (w->quit)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		if (!conn || PQstatus(conn) != CONNECTION_OK) {
+			struct sk_err err;
+			PQfinish(conn);
+			conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE,
+			                     &err);
+		}
+		if (conn && !flush_audit(w, conn) && PQstatus(conn) != CONNECTION_OK) {
+			PQfinish(conn); /* the database went away: connect again next time */
+			conn = NULL;
+		}
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	PQfinish(conn);
+	return NULL;
 }
 
 static void reap(struct worker *w)
@@ -475,7 +541,6 @@ static void reap(struct worker *w)
 	if (reaped || expired)
 		log_info("jobs_reaped", LF_INT("reaped", reaped), LF_INT("expired", expired),
 		         LF_STR("worker", w->name));
-	flush_audit(w);
 }
 
 static void prune(struct worker *w)
@@ -589,6 +654,7 @@ static int setup(struct worker *w, const struct worker_options *opt, struct sk_e
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->todo_ready, NULL);
 	pthread_cond_init(&w->done_ready, NULL);
+	pthread_cond_init(&w->audit_wake, NULL);
 	if (!w->slots || !w->todo || !w->recording || !w->threads) {
 		release(w);
 		return err_set(err, PROBLEM_INTERNAL, "out of memory");
@@ -610,9 +676,10 @@ static int setup(struct worker *w, const struct worker_options *opt, struct sk_e
 		started++;
 	bool recorder =
 	        started == w->nthreads && pthread_create(&w->recorder, NULL, recorder_main, w) == 0;
-	if (!recorder) {
+	w->auditor_started = recorder && pthread_create(&w->auditor, NULL, auditor_main, w) == 0;
+	if (!w->auditor_started) {
 		w->nthreads = started;
-		stop_threads(w, false);
+		stop_threads(w, recorder);
 		release(w);
 		return err_set(err, PROBLEM_INTERNAL, "cannot start the worker's threads");
 	}
@@ -660,7 +727,7 @@ static bool drain(struct worker *w)
 	}
 }
 
-/* Stop and join the handler threads (and the recorder, when it was started). */
+/* Stop and join the handler threads (and the recorder and the auditor, when started). */
 static void stop_threads(struct worker *w, bool recorder)
 {
 	pthread_mutex_lock(&w->lock);
@@ -668,11 +735,15 @@ static void stop_threads(struct worker *w, bool recorder)
 	w->recorder_quit = true;
 	pthread_cond_broadcast(&w->todo_ready);
 	pthread_cond_broadcast(&w->done_ready);
+	pthread_cond_broadcast(&w->audit_wake);
 	pthread_mutex_unlock(&w->lock);
 	for (int i = 0; i < w->nthreads; i++)
 		pthread_join(w->threads[i], NULL);
 	if (recorder)
 		pthread_join(w->recorder, NULL);
+	if (w->auditor_started)
+		pthread_join(w->auditor, NULL);
+	w->auditor_started = false;
 }
 
 /* Free what setup() made, once no thread runs. */
@@ -688,6 +759,7 @@ static void release(struct worker *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->todo_ready);
 	pthread_cond_destroy(&w->done_ready);
+	pthread_cond_destroy(&w->audit_wake);
 	free(w->slots);
 	free(w->todo);
 	free(w->recording);
@@ -756,8 +828,10 @@ int worker_run(const struct worker_options *opt, struct sk_err *err)
 				int got = claim(&w, &asked);
 				next_poll = now + opt->poll_ms;
 				/* A full claim means more may be waiting: claim again as soon as
-				 * there is room. */
-				wake = got > 0 && got == asked;
+				 * there is room. So does a wake-up that found no room (asked 0):
+				 * it is kept until the recorder frees slots, or the jobs it
+				 * announced would wait for the next poll. */
+				wake = asked == 0 || (got > 0 && got == asked);
 				if (opt->once) {
 					pthread_mutex_lock(&w.lock);
 					int held = w.nslots - count_state(&w, SLOT_FREE);
@@ -826,9 +900,9 @@ int worker_run(const struct worker_options *opt, struct sk_err *err)
 		fflush(NULL);
 		_exit(0);
 	}
-	if (connected(&w))
-		flush_audit(
-		        &w); /* what the last jobs recorded, before a --once run's caller looks */
+	/* What the last jobs recorded, before a --once run's caller looks. */
+	if (connected(&w) && !flush_audit(&w, w.conn))
+		after_failure(&w);
 	log_info("worker_stopped", LF_STR("worker", w.name), LF_INT("count", w.finished));
 	teardown(&w);
 	return 0;

@@ -3,11 +3,13 @@
  * threads, record how each attempt ended, keep leases alive, and return other workers'
  * expired leases.
  *
- * One dispatcher thread owns a connection that LISTENs on scrollkeep_jobs and runs every queue
- * statement (claims, batched results, heartbeats, the reaper, retention); each handler thread
- * has a connection of its own for its handler's work. A notification wakes the dispatcher at
- * once; polling every poll_ms finds what a lost notification or a scheduled job leaves. When
- * PostgreSQL goes away the dispatcher reconnects by itself and results wait in memory.
+ * One dispatcher thread owns a connection that LISTENs on scrollkeep_jobs and runs the queue's
+ * statements (claims, heartbeats, the reaper, retention); the recorder thread records results
+ * in batches and the auditor thread moves the audit outbox into the chain, each on its own
+ * connection; each handler thread has a connection of its own for its handler's work. A
+ * notification wakes the dispatcher at once; polling every poll_ms finds what a lost notification
+ * or a scheduled job leaves. When PostgreSQL goes away the dispatcher reconnects by itself and
+ * results wait in memory.
  *
  * On SIGINT or SIGTERM the worker stops claiming, releases the jobs it holds but has not
  * started (nothing is spent), lets running handlers finish for up to grace_ms, records their

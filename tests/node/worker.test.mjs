@@ -100,6 +100,43 @@ test('SIGTERM: running jobs finish, unstarted ones are released with nothing spe
   assert.ok(events.includes('worker_stopping') && events.includes('worker_stopped'));
 });
 
+test('jobs announced while every slot is taken are claimed as soon as one frees, not at the next poll', async () => {
+  // One thread, one job per claim: the worker holds two jobs, so the third of one announcement
+  // finds no room. With a poll a minute away, only the kept wake-up can start it in time.
+  const w = startWorker(env, ['--concurrency', '1', '--batch', '1', '--poll-ms', '60000']);
+  try {
+    await started(w);
+    const ids = await enqueueMany(db, 'test_job', 3, { sleep_ms: 500, record: true });
+    await waitFor(async () => (await statusCounts(db, ids)).succeeded === 3, { ms: 15000, what: 'all three, well before the poll' });
+  } finally {
+    assert.equal(await w.stop(), 0);
+  }
+});
+
+test('a running worker moves the audit outbox into the chain on its own, while it goes on claiming', async () => {
+  await db.query(`INSERT INTO scrollkeep.audit_outbox (actor, actor_role, action, subject_type, subject_id, details)
+                  SELECT 'stripe', 'system', 'payment.recorded', 'payment', 'w' || g, jsonb_build_object('n', g)
+                    FROM generate_series(1, 2500) g`);
+  const before = Number((await db.query('SELECT count(*) FROM admin_audit_events')).rows[0].count);
+  const w = startWorker(env, ['--poll-ms', '60000']);
+  try {
+    await started(w);
+    const ids = await enqueueMany(db, 'test_job', 20, { record: true });
+    await waitFor(async () => (await statusCounts(db, ids)).succeeded === 20, { ms: 15000, what: 'jobs done' });
+    await waitFor(async () => Number((await db.query('SELECT count(*) FROM scrollkeep.audit_outbox')).rows[0].count) === 0,
+      { ms: 15000, what: 'outbox flushed by the running worker' });
+    assert.ok(w.logs().some((l) => l.event === 'audit_flushed'), 'the flush is logged');
+  } finally {
+    assert.equal(await w.stop(), 0);
+  }
+  const after = Number((await db.query('SELECT count(*) FROM admin_audit_events')).rows[0].count);
+  assert.equal(after - before, 2500, 'every outbox event is in the chain once');
+  const { rows: [v] } = await db.query(`SELECT count(*)::int AS bad FROM admin_audit_events e
+                                         JOIN admin_audit_events p ON p.chain_seq = e.chain_seq - 1
+                                        WHERE e.prev_hash IS DISTINCT FROM p.row_hash`);
+  assert.equal(v.bad, 0, 'the chain links');
+});
+
 test('PostgreSQL restarted (fast, then immediate) under a running worker: it reconnects and drains', async () => {
   const cluster = await privateCluster();
   const clusterEnv = baseEnv(null, { DATABASE_URL: cluster.url });
