@@ -192,6 +192,22 @@ static void run_jobs(struct worker *w, PGconn *conn, const int *which, int n,
 		db_rollback(conn); /* a handler that left a transaction open */
 }
 
+/* conn when it is still open, else a new service_role connection (NULL when the database is
+ * not there); for the threads that keep a connection of their own. */
+static PGconn *thread_connection(struct worker *w, PGconn *conn, bool prepare)
+{
+	if (conn && PQstatus(conn) == CONNECTION_OK)
+		return conn;
+	struct sk_err err;
+	PQfinish(conn);
+	conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE, &err);
+	if (conn && prepare && queue_prepare(conn, &err) < 0) {
+		PQfinish(conn);
+		conn = NULL;
+	}
+	return conn;
+}
+
 static void *thread_main(void *arg)
 {
 	struct worker *w = arg;
@@ -205,12 +221,7 @@ static void *thread_main(void *arg)
 		if (n == 0)
 			break;
 
-		if (!conn || PQstatus(conn) != CONNECTION_OK) {
-			struct sk_err err;
-			PQfinish(conn);
-			conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE,
-			                     &err);
-		}
+		conn = thread_connection(w, conn, false);
 		run_jobs(w, conn, which, n, results);
 
 		pthread_mutex_lock(&w->lock);
@@ -430,16 +441,7 @@ static void *recorder_main(void *arg)
 		w->first_done = 0;
 		pthread_mutex_unlock(&w->lock);
 
-		if (!conn || PQstatus(conn) != CONNECTION_OK) {
-			struct sk_err err;
-			PQfinish(conn);
-			conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE,
-			                     &err);
-			if (conn && queue_prepare(conn, &err) < 0) {
-				PQfinish(conn);
-				conn = NULL;
-			}
-		}
+		conn = thread_connection(w, conn, true);
 		if (!which || !conn || !record(w, conn, which, n)) {
 			if (which && !conn) {
 				pthread_mutex_lock(&w->lock);
@@ -513,16 +515,9 @@ static void *auditor_main(void *arg)
 		if (w->quit)
 			break;
 		pthread_mutex_unlock(&w->lock);
-		if (!conn || PQstatus(conn) != CONNECTION_OK) {
-			struct sk_err err;
-			PQfinish(conn);
-			conn = db_connect_as(w->opt->cfg->database_url, &w->dbopt, DB_ROLE_SERVICE,
-			                     &err);
-		}
-		if (conn && !flush_audit(w, conn) && PQstatus(conn) != CONNECTION_OK) {
-			PQfinish(conn); /* the database went away: connect again next time */
-			conn = NULL;
-		}
+		conn = thread_connection(w, conn, false);
+		if (conn)
+			(void)flush_audit(w, conn); /* a closed one is opened again next time */
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
