@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* ---- connections ---- */
@@ -136,21 +137,9 @@ void db_pool_free(struct db_pool *pool)
 	free(pool);
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 PGconn *db_acquire(struct db_pool *pool, int timeout_ms, struct sk_err *err)
 {
-	struct timespec deadline;
-	deadline_after(&deadline, timeout_ms);
+	struct timespec deadline = clock_deadline_us((long long)timeout_ms * 1000);
 	pthread_mutex_lock(&pool->lock);
 	while (pool->nidle == 0 && pool->open >= pool->size) {
 		if (pthread_cond_timedwait(&pool->returned, &pool->lock, &deadline) == ETIMEDOUT) {

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/db.h"
 
 /* A batch stops growing at this many deliveries or bytes of payload (Stripe's events are a
@@ -149,31 +149,21 @@ static void write_batch(PGconn **conn, const char *url, struct waiter *batch)
 	}
 }
 
-static long long now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Whether the queue should wait for more before a free lane takes it (the lock held); if so,
  * *until is when to look again. */
 static bool gathering(const struct stripe_ingest *ingest, struct timespec *until)
 {
-	long long left = GATHER_US - (now_us() - ingest->head->queued_us);
+	long long left = GATHER_US - (clock_us() - ingest->head->queued_us);
 	if (ingest->queued >= GATHER || left <= 0)
 		return false;
-	clock_gettime(CLOCK_REALTIME, until); /* the condition variable's clock */
-	until->tv_nsec += left * 1000;
-	until->tv_sec += until->tv_nsec / 1000000000L;
-	until->tv_nsec %= 1000000000L;
+	*until = clock_deadline_us(left);
 	return true;
 }
 
 int stripe_ingest_store(struct stripe_ingest *ingest, const struct stripe_event_in *ev,
                         struct stripe_stored *out, struct sk_err *err)
 {
-	struct waiter me = {.ev = ev, .out = out, .queued_us = now_us()};
+	struct waiter me = {.ev = ev, .out = out, .queued_us = clock_us()};
 	pthread_mutex_lock(&ingest->lock);
 	/* me lives on this stack while queued: it leaves the queue (take_batch) and is marked
 	 * done before this function returns, so no pointer to it outlives the call. */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "jobs/handler.h"
@@ -42,7 +43,7 @@ struct slot {
 	enum slot_state state;
 	struct queue_job job;
 	struct queue_result result;
-	long long claimed_ms; /* when the dispatcher claimed it (now_ms) */
+	long long claimed_ms; /* when the dispatcher claimed it (clock_ms) */
 };
 
 /* A thread about to run a batch kind with fewer than GATHER_JOBS queued waits for more, up to
@@ -84,24 +85,6 @@ struct worker {
 	long long finished, lease_lost;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ms from now on the clock of pthread_cond_timedwait (CLOCK_REALTIME). */
-static struct timespec deadline_after(long ms)
-{
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += (ms > 0 ? ms : 1) * 1000000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
-	return until;
-}
-
 void worker_defaults(struct worker_options *opt, const struct config *cfg)
 {
 	memset(opt, 0, sizeof(*opt));
@@ -131,11 +114,11 @@ static int take_jobs(struct worker *w, int *which)
 			return 0;
 		const struct slot *head = &w->slots[w->todo[w->todo_head]];
 		h = job_handler_find(head->job.kind);
-		long long waited = now_ms() - head->claimed_ms;
+		long long waited = clock_ms() - head->claimed_ms;
 		if (!h || !h->run_batch || w->quit || w->todo_count >= GATHER_JOBS ||
 		    waited >= GATHER_MS)
 			break;
-		struct timespec until = deadline_after(GATHER_MS - waited);
+		struct timespec until = clock_deadline_us(1000LL * (GATHER_MS - waited));
 		pthread_cond_timedwait(&w->todo_ready, &w->lock, &until);
 	}
 	int share = 1;
@@ -329,7 +312,7 @@ static int claim(struct worker *w, int *asked)
 			continue;
 		w->slots[i].job = jobs[k++];
 		w->slots[i].state = SLOT_QUEUED;
-		w->slots[i].claimed_ms = now_ms();
+		w->slots[i].claimed_ms = clock_ms();
 		w->todo[(w->todo_head + w->todo_count) % w->nslots] = i;
 		w->todo_count++;
 	}
@@ -420,7 +403,7 @@ static void *recorder_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		for (;;) {
-			long long now = now_ms();
+			long long now = clock_ms();
 			if (flush_due(w, now))
 				break;
 			if (w->recorder_quit && count_state(w, SLOT_DONE) == 0) {
@@ -429,7 +412,7 @@ static void *recorder_main(void *arg)
 			}
 			long wait_ms =
 			        w->first_done ? FLUSH_WAIT_MS - (now - w->first_done) + 1 : 200;
-			struct timespec until = deadline_after(wait_ms);
+			struct timespec until = clock_deadline_us(1000LL * wait_ms);
 			pthread_cond_timedwait(&w->done_ready, &w->lock, &until);
 		}
 		int n = 0;
@@ -510,7 +493,7 @@ static void *auditor_main(void *arg)
 	PGconn *conn = NULL;
 	pthread_mutex_lock(&w->lock);
 	while (!w->quit) {
-		struct timespec until = deadline_after(w->opt->reap_ms);
+		struct timespec until = clock_deadline_us(1000LL * w->opt->reap_ms);
 		pthread_cond_timedwait(&w->audit_wake, &w->lock, &until);
 		if (w->quit)
 			break;
@@ -703,14 +686,14 @@ static void release_unstarted(struct worker *w)
  * true when none is left running. */
 static bool drain(struct worker *w)
 {
-	long long deadline = now_ms() + w->opt->grace_ms;
+	long long deadline = clock_ms() + w->opt->grace_ms;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		int held = w->nslots - count_state(w, SLOT_FREE);
 		pthread_mutex_unlock(&w->lock);
 		if (held == 0)
 			return true;
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_ms();
 		if (left <= 0)
 			return false;
 		struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
@@ -785,14 +768,14 @@ int worker_run(const struct worker_options *opt, struct sk_err *err)
 	int beat_ms = heartbeat_ms(&w);
 	log_info("worker_started", LF_STR("worker", w.name), LF_INT("threads", w.nthreads),
 	         LF_INT("limit", w.nslots));
-	long long now = now_ms();
+	long long now = clock_ms();
 	long long next_beat = now + beat_ms, next_reap = now, next_prune = now + 60000,
 	          next_poll = now;
 	long long next_progress = now + 60000, reported = 0;
 	bool wake = true, stopping = false, idle_once = false;
 
 	while (!stopping) {
-		now = now_ms();
+		now = clock_ms();
 		if (!connected(&w) && now >= next_connect) {
 			if (connect_dispatcher(&w)) {
 				log_info("worker_connected", LF_STR("worker", w.name));
@@ -857,7 +840,7 @@ int worker_run(const struct worker_options *opt, struct sk_err *err)
 			until = next_reap;
 		if (!connected(&w))
 			until = next_connect;
-		long long timeout = until - now_ms();
+		long long timeout = until - clock_ms();
 		if (connected(&w) && ((wake && room) || opt->once))
 			timeout = opt->once ? (timeout < 50 ? timeout : 50) : 0;
 		if (timeout < 0)
