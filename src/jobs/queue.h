@@ -59,7 +59,8 @@ struct queue_job {
 
 void queue_job_clear(struct queue_job *job);
 
-/* Prepare the claim, finish and extend statements on conn; call once after connecting and
+/* Prepare the claim, finish and extend statements on conn, and have conn plan each statement
+ * for its parameters (plan_cache_mode = force_custom_plan); call once after connecting and
  * before queue_claim, queue_finish or queue_extend. */
 int queue_prepare(PGconn *conn, struct sk_err *err);
 

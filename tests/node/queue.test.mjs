@@ -180,3 +180,39 @@ test('the claim orders across kinds, and a backlog of a kind the worker does not
   const { rows: [left] } = await db.query(`SELECT count(*)::int AS n FROM delivery_jobs WHERE id = ANY($1) AND status = 'queued'`, [waiting]);
   assert.equal(left.n, 200, 'the other kind is left queued');
 });
+
+test('a queue that grew since it was last analyzed is still read by its index, not scanned whole on every claim', async () => {
+  // A database of its own: its delivery_jobs analyzed while empty, and no autovacuum to
+  // analyze it again, as on a fresh database hit by a burst between two analyzes.
+  const fresh = await createDatabase();
+  try {
+    await setupTestKinds(fresh);
+    await fresh.query('ALTER TABLE delivery_jobs SET (autovacuum_enabled = false)');
+    await fresh.query('ANALYZE delivery_jobs');
+    const freshStatus = async (id) => (await job(fresh, id)).status;
+    const w = startWorker(baseEnv(fresh), ['--kinds', 'test_job', '--concurrency', '1', '--poll-ms', '20']);
+    try {
+      // Claims enough to have a plan cached while the table is small.
+      for (let i = 0; i < 8; i++) {
+        const id = await enqueue(fresh, 'test_job');
+        await waitFor(async () => (await freshStatus(id)) === 'succeeded', { what: `small-table job ${i}` });
+      }
+      await fresh.query(`INSERT INTO delivery_jobs (kind, payload, max_attempts)
+                         SELECT 'test_external_job', '{}', 3 FROM generate_series(1, 20000)`);
+      for (let i = 0; i < 4; i++) {
+        const id = await enqueue(fresh, 'test_job');
+        await waitFor(async () => (await freshStatus(id)) === 'succeeded', { what: `grown-table job ${i}` });
+      }
+    } finally {
+      assert.equal(await w.stop(), 0);
+    }
+    // A backend reports its reads as it ends, before it leaves pg_stat_activity.
+    await waitFor(async () => (await fresh.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+                                                   WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows[0].n === 0,
+                  { what: 'the worker\'s backends gone' });
+    const { rows: [t] } = await fresh.query(`SELECT seq_tup_read::int AS n FROM pg_stat_user_tables WHERE relid = 'public.delivery_jobs'::regclass`);
+    assert.ok(t.n < 20000, `the claims read ${t.n} rows of delivery_jobs by sequential scan: less than one whole table`);
+  } finally {
+    await fresh.drop();
+  }
+});
