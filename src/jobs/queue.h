@@ -59,9 +59,9 @@ struct queue_job {
 
 void queue_job_clear(struct queue_job *job);
 
-/* Prepare the claim, finish and extend statements on conn, and have conn plan each statement
- * for its parameters (plan_cache_mode = force_custom_plan); call once after connecting and
- * before queue_claim, queue_finish or queue_extend. */
+/* Prepare the claim, finish and extend statements on conn, and have conn plan them by their
+ * indexes even while the table's statistics say it is small (enable_seqscan = off); call
+ * once after connecting and before queue_claim, queue_finish or queue_extend. */
 int queue_prepare(PGconn *conn, struct sk_err *err);
 
 /* Claim up to max due jobs of the kinds in kinds (a PostgreSQL text[] literal) for worker,
