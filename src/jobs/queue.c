@@ -467,9 +467,9 @@ void queue_redact(const char *in, char *out, size_t out_len)
  * the planner's last resort, not a forbidden one). delivery_jobs grows by orders of
  * magnitude between two analyzes (a burst of purchases after a quiet night, a fresh
  * database), and a generic plan made while it was small scanned it whole twice in every
- * claim: 21,000 rows, 8 ms a claim, an eighth of the machine in the webhook's benchmark.
- * Planning every claim afresh (plan_cache_mode = force_custom_plan) cured that too, but cost
- * the dispatcher as much again in the planner. */
+ * claim: 21,000 rows, 5 - 25 ms a claim, an eighth of the machine in the webhook's
+ * benchmark. Planning every claim afresh (plan_cache_mode = force_custom_plan) cured that
+ * too, but then a quarter of the dispatcher's time went to the planner. */
 int queue_prepare(PGconn *conn, struct sk_err *err)
 {
 	if (db_exec(conn, "SELECT set_config('enable_seqscan', 'off', false)", 0, NULL, err) < 0 ||

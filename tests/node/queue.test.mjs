@@ -1,7 +1,8 @@
 // The delivery queue against the real PostgreSQL, driven by real `scrollkeep worker`
 // processes: enqueue from SQL (one and a batch), idempotency, wake-up by NOTIFY and by
 // polling, SKIP LOCKED across workers with no job run twice, the backoff schedule, dead after
-// max attempts, permanent and provider-down outcomes, deadlines, and redacted errors.
+// max attempts, permanent and provider-down outcomes, deadlines, redacted errors, and a claim
+// that still reads by its index after the table grew since its last analyze.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { baseEnv, createDatabase, startWorker, waitFor } from './lib/harness.mjs';
