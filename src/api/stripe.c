@@ -3,11 +3,12 @@
  *
  * The raw body is verified against Stripe-Signature before anything is parsed (an unsigned,
  * forged, stale or oversized request is answered 400, or 413, with nothing stored); a
- * verified event is stored and committed — group-committed with the deliveries arriving on
- * other threads at the same moment (stripe_ingest.h) — then answered 200. Processing runs later as
- * its stripe_event_job, so Stripe is never kept waiting on it.
+ * verified event is stored and committed — group-committed with the deliveries arriving at
+ * the same moment (stripe_ingest.h), the request parked meanwhile — then answered 200.
+ * Processing runs later as its stripe_event_job, so Stripe is never kept waiting on it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,9 +33,41 @@ static void refuse(struct http_request *req, struct http_response *res, enum str
 	http_respond_problem(res, req, &err);
 }
 
+/* A delivery in the group commit, and the request it answers. */
+struct webhook_delivery {
+	struct stripe_delivery delivery; /* first: the ingest hands back its address */
+	struct http_request *req;
+};
+
+static void stored(struct stripe_delivery *d)
+{
+	http_resume(((struct webhook_delivery *)d)->req);
+}
+
+/* The answer once the group commit is done with the delivery. */
+static void answer(struct http_request *req, struct http_response *res,
+                   const struct stripe_delivery *d)
+{
+	if (d->rc < 0) {
+		http_respond_problem(res, req, &d->err);
+		return;
+	}
+	metrics_count("scrollkeep_stripe_webhook_received_total",
+	              "verified Stripe events received, by what became of them", "as",
+	              d->out.duplicate                        ? "duplicate"
+	              : strcmp(d->out.status, "ignored") == 0 ? "ignored"
+	                                                      : "new");
+	http_respond_json(res, 200,
+	                  json_pack("{s:b, s:s, s:b}", "received", 1, "status", d->out.status,
+	                            "duplicate", d->out.duplicate));
+}
+
 void api_stripe_webhook(struct http_request *req, struct http_response *res)
 {
 	struct app *app = req->app;
+	struct webhook_delivery *w = req->deferred;
+	if (w) /* resumed: stored, or failed */
+		return answer(req, res, &w->delivery);
 	struct sk_err err = {0};
 	char storage[1024];
 	const char *secrets[STRIPE_SIG_MAX_SECRETS];
@@ -52,19 +85,16 @@ void api_stripe_webhook(struct http_request *req, struct http_response *res)
 	if (sig != STRIPE_SIG_OK)
 		return refuse(req, res, sig);
 
-	struct stripe_event_in ev;
-	struct stripe_stored stored;
-	if (stripe_event_parse(req->body, req->body_len, &ev, &err) < 0 ||
-	    stripe_ingest_store(app->stripe_ingest, &ev, &stored, &err) < 0) {
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		err_set(&err, PROBLEM_INTERNAL, "out of memory");
+	if (!w || stripe_event_parse(req->body, req->body_len, &w->delivery.ev, &err) < 0) {
+		free(w);
 		http_respond_problem(res, req, &err);
 		return;
 	}
-	metrics_count("scrollkeep_stripe_webhook_received_total",
-	              "verified Stripe events received, by what became of them", "as",
-	              stored.duplicate                        ? "duplicate"
-	              : strcmp(stored.status, "ignored") == 0 ? "ignored"
-	                                                      : "new");
-	http_respond_json(res, 200,
-	                  json_pack("{s:b, s:s, s:b}", "received", 1, "status", stored.status,
-	                            "duplicate", stored.duplicate));
+	w->delivery.done = stored;
+	w->req = req;
+	http_defer(req, w, free);
+	stripe_ingest_submit(app->stripe_ingest, &w->delivery);
 }

@@ -83,7 +83,11 @@ static int run(int argc, char **argv, const struct config *cfg)
 	int sig = 0;
 	sigwait(&stop, &sig);
 	log_info("server_stopping", LF_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
-	http_server_stop(srv, 5000);
+	/* The webhook's parked requests are answered by the ingest, which must be done with them
+	 * before the server stops. */
+	http_server_drain(srv, 5000);
+	stripe_ingest_stop(app.stripe_ingest);
+	http_server_stop(srv, 0);
 	stripe_ingest_free(app.stripe_ingest);
 	db_pool_free(app.pool);
 	migrations_free(&app.expected);

@@ -29,6 +29,8 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_server_options opt;
 	unsigned short port;
+	MHD_socket listener; /* closed by http_server_stop once drained */
+	bool drained;
 };
 
 struct request_state {
@@ -125,6 +127,19 @@ int http_add_header(struct http_response *res, const char *name, const char *val
 	h->name = name;
 	snprintf(h->value, sizeof(h->value), "%s", value);
 	return 0;
+}
+
+void http_defer(struct http_request *req, void *state, void (*free_state)(void *state))
+{
+	req->deferred = state;
+	req->deferred_free = free_state;
+	req->parked = true;
+	MHD_suspend_connection(req->conn);
+}
+
+void http_resume(struct http_request *req)
+{
+	MHD_resume_connection(req->conn);
 }
 
 /* ---- routing ---- */
@@ -279,7 +294,12 @@ static enum MHD_Result dispatch(struct http_server *srv, struct request_state *r
 	}
 	rs->req.body = rs->body;
 	rs->req.body_len = rs->body_len;
+	rs->req.parked = false;
 	rs->req.route->handler(&rs->req, &res);
+	if (rs->req.parked) { /* answered when resumed */
+		free(res.body);
+		return MHD_YES;
+	}
 	if (res.status == 0) {
 		struct sk_err err;
 		err_set(&err, PROBLEM_INTERNAL, "the handler gave no answer");
@@ -456,6 +476,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	         LF_INT("bytes_in", rs->body_len + rs->discarded),
 	         LF_INT("bytes_out", rs->bytes_out), LF_STR("reason_code", termination_name(toe)));
 	count_request(rs);
+	if (rs->req.deferred_free)
+		rs->req.deferred_free(rs->req.deferred);
 	free(rs->body);
 	free(rs);
 	*con_cls = NULL;
@@ -474,8 +496,9 @@ struct http_server *http_server_start(const struct http_server_options *opt, str
 
 	struct sockaddr_storage addr;
 	memset(&addr, 0, sizeof(addr));
-	/* ITC lets MHD_quiesce_daemon() wake the pool threads for a graceful stop. */
-	unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC;
+	/* ITC lets MHD_quiesce_daemon() wake the pool threads for a graceful stop, and
+	 * http_resume wake the thread of a parked request. */
+	unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 	struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
 	if (inet_pton(AF_INET, opt->host, &v4->sin_addr) == 1) {
@@ -515,11 +538,12 @@ unsigned short http_server_port(const struct http_server *srv)
 	return srv->port;
 }
 
-void http_server_stop(struct http_server *srv, int drain_ms)
+void http_server_drain(struct http_server *srv, int drain_ms)
 {
-	if (!srv)
+	if (srv->drained)
 		return;
-	MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
+	srv->drained = true;
+	srv->listener = MHD_quiesce_daemon(srv->daemon);
 	for (int waited = 0; waited < drain_ms; waited += 20) {
 		const union MHD_DaemonInfo *info =
 		        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -528,8 +552,15 @@ void http_server_stop(struct http_server *srv, int drain_ms)
 		struct timespec ts = {0, 20 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
+}
+
+void http_server_stop(struct http_server *srv, int drain_ms)
+{
+	if (!srv)
+		return;
+	http_server_drain(srv, drain_ms);
 	MHD_stop_daemon(srv->daemon);
-	if (listener != MHD_INVALID_SOCKET)
-		close(listener);
+	if (srv->listener != MHD_INVALID_SOCKET)
+		close(srv->listener);
 	free(srv);
 }

@@ -5,6 +5,11 @@
  * its route's limit (413 before the body is read when Content-Length says it is too big), one
  * handler call with the whole body, and one JSON log line when it ends: method, route pattern
  * (never the raw path, which may hold a share token), status, sizes and duration.
+ *
+ * A handler whose answer depends on another thread (the webhook waits for its group commit)
+ * parks its request instead of blocking the HTTP thread, which goes on with other requests:
+ * http_defer, hand the work over, return; whoever finishes calls http_resume, and the handler
+ * is called once more, on an HTTP thread, with req->deferred as it was left.
  */
 #ifndef SK_HTTP_H
 #define SK_HTTP_H
@@ -34,6 +39,9 @@ struct http_request {
 	char request_id[65];
 	struct MHD_Connection *conn;
 	void *app;
+	void *deferred;                     /* the handler's state while parked, or NULL */
+	void (*deferred_free)(void *state); /* frees it when the request ends */
+	bool parked;                        /* the handler parked it in this call */
 };
 
 struct http_header {
@@ -80,6 +88,14 @@ void http_respond_raw(struct http_response *res, int status, const char *content
 /* Add a response header (value copied, truncated at 511 bytes). Returns -1 when full. */
 int http_add_header(struct http_response *res, const char *name, const char *value);
 
+/* Park req from its handler: the handler returns without an answer and is called again once
+ * http_resume(req) has been called, with req->deferred == state (freed by free_state, if not
+ * NULL, when the request ends). Call before handing the work to the thread that resumes. */
+void http_defer(struct http_request *req, void *state, void (*free_state)(void *state));
+
+/* Let a parked request go on; from any thread, once, after http_defer. */
+void http_resume(struct http_request *req);
+
 /* Match path against a route pattern, filling params. Returns true on a match. Exposed for
  * the unit tests. */
 bool http_route_match(const char *pattern, const char *path, char params[][HTTP_PARAM_MAX + 1],
@@ -106,7 +122,11 @@ struct http_server *http_server_start(const struct http_server_options *opt, str
 /* The port actually bound (useful with port 0). */
 unsigned short http_server_port(const struct http_server *srv);
 
-/* Stop accepting, let requests in flight finish (up to drain_ms), then stop. */
+/* Stop accepting and let requests in flight finish, waiting up to drain_ms. */
+void http_server_drain(struct http_server *srv, int drain_ms);
+
+/* Stop and free the server (draining it first when http_server_drain was not called). Every
+ * parked request must have been resumed. */
 void http_server_stop(struct http_server *srv, int drain_ms);
 
 #endif

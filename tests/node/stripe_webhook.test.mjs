@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { after, before, test } from 'node:test';
-import { baseEnv, createDatabase, startServer } from './lib/harness.mjs';
+import { baseEnv, createDatabase, startServer, superuser } from './lib/harness.mjs';
 
 const SECRET = 'whsec_test_current_0123456789abcdef';
 const OLD_SECRET = 'whsec_test_previous_fedcba9876543210';
@@ -133,6 +133,63 @@ test('deliveries arriving together are stored together: each event once, every d
                                   [[...events.map((e) => e.id), JSON.parse(bad).id]]);
   assert.deepEqual(Object.fromEntries(rows.map((r) => [r.stripe_event_id, r.received_count])),
                    Object.fromEntries(events.map((e, i) => [e.id, 1 + (i % 3)])), 'counted, and the bad one not stored');
+});
+
+test('one HTTP thread takes many deliveries at once: each waits for its commit parked, not holding the thread', async () => {
+  // With the thread blocked until its delivery's commit, one thread would store one delivery
+  // per batch (64 jobs); parked, it goes on reading while the ingest gathers them.
+  const one = await startServer(baseEnv(db, { STRIPE_WEBHOOK_SECRET: SECRET, SCROLLKEEP_HTTP_THREADS: '1' }));
+  try {
+    const events = Array.from({ length: 64 }, () => sessionCompleted());
+    const before = await counts();
+    const answers = await Promise.all(events.map((e) => {
+      const body = JSON.stringify(e);
+      return fetch(`${one.url}/v1/stripe/webhook`, { method: 'POST', body,
+        headers: { 'Content-Type': 'application/json', 'Stripe-Signature': sign(body) } });
+    }));
+    assert.deepEqual([...new Set(answers.map((r) => r.status))], [200]);
+    const after = await counts();
+    assert.equal(after.events, before.events + events.length);
+    assert.ok(after.jobs - before.jobs < events.length / 2,
+              `${after.jobs - before.jobs} batches for ${events.length} deliveries on one thread`);
+  } finally {
+    await one.stop();
+  }
+});
+
+test('a stop while deliveries wait for their commit answers each of them, then exits 0', async () => {
+  const stopping = await startServer(baseEnv(db, { STRIPE_WEBHOOK_SECRET: SECRET }));
+  const lock = await superuser(db.name);
+  try {
+    // Hold the table so that the deliveries' batch waits, parked, when the stop comes.
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE stripe_events IN EXCLUSIVE MODE');
+    const events = Array.from({ length: 8 }, () => sessionCompleted());
+    const answers = Promise.all(events.map((e) => {
+      const body = JSON.stringify(e);
+      return fetch(`${stopping.url}/v1/stripe/webhook`, { method: 'POST', body,
+        headers: { 'Content-Type': 'application/json', 'Stripe-Signature': sign(body) } }).then((r) => r.status);
+    }));
+    for (let i = 0; i < 100; i++) { // until the batch waits on the lock
+      const { rows: [w] } = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+                                             WHERE application_name = 'scrollkeep-webhook' AND wait_event_type = 'Lock'`);
+      if (w.n > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Past the server's 5 s for requests in flight: the parked ones must still be answered
+    // before it stops.
+    const exited = stopping.stop('SIGTERM');
+    await new Promise((r) => setTimeout(r, 5500));
+    await lock.query('COMMIT');
+    assert.deepEqual(await answers, events.map(() => 200));
+    assert.equal(await exited, 0);
+    const { rows: [n] } = await db.query('SELECT count(*)::int AS n FROM stripe_events WHERE stripe_event_id = ANY($1)',
+                                         [events.map((e) => e.id)]);
+    assert.equal(n.n, events.length, 'each answered delivery is stored');
+  } finally {
+    await lock.end();
+    await stopping.stop('SIGKILL');
+  }
 });
 
 test('an event type scrollkeep does not act on is stored as ignored and answered 2xx', async () => {
