@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
+import { cpuSpent, cpuTicks, referenceLoopMs } from './machine_phase.mjs';
+
 const ctx = {
   bin: process.env.SK_BIN,
   root: process.env.SK_ROOT,
@@ -53,7 +55,14 @@ console.log(`machine: ${results.machine.cores} cores (${results.machine.cpu}), $
 const tag = process.env.SK_BENCH_TAG ? `_${process.env.SK_BENCH_TAG}` : '';
 for (const name of names) {
   const mod = await import(`./${name}.mjs`);
-  results[`${name}${tag}`] = await mod.run(ctx);
+  const reference = referenceLoopMs();
+  const before = cpuTicks();
+  const figures = await mod.run(ctx);
+  const steal = cpuSpent(before, cpuTicks()).stealShare;
+  figures.machine_phase = { reference_loop_ms: Math.round(reference), steal_share: Number(steal.toFixed(3)) };
+  console.log(`${name}: the machine's phase: reference loop ${Math.round(reference)} ms before, ` +
+              `${(100 * steal).toFixed(0)}% of the time stolen by the hypervisor during`);
+  results[`${name}${tag}`] = figures;
 }
 fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
 console.log(`bench: wrote ${path.relative(ctx.root, file)}`);

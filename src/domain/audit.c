@@ -152,7 +152,7 @@ int audit_flush(PGconn *conn, int *moved, struct sk_err *err)
 		int n = atoi(PQgetvalue(res, 0, 0));
 		PQclear(res);
 		*moved += n;
-		if (n < 1000)
+		if (n == 0) /* a call moves up to 1000 single events and 15 statements' batches */
 			return 0;
 	}
 }

@@ -56,9 +56,11 @@ struct audit_chain {
 /* Walk the whole chain (as service_role, in the caller's transaction). */
 int audit_chain_check(PGconn *conn, struct audit_chain *out, struct sk_err *err);
 
-/* Move the events the database recorded in its outbox (payments, refunds, disputes,
- * entitlement changes) into the chain, oldest first, a thousand per transaction; conn is a
- * service_role session with no transaction open. The worker calls it every few seconds. */
+/* Move the events the database recorded in its outboxes (payments, refunds, disputes,
+ * entitlement changes, a statement's at a time; the privacy workflows' events one by one) into
+ * the chain, oldest first, up to a thousand single events and fifteen statements' batches per
+ * transaction; conn is a service_role session with no transaction open. The worker calls it
+ * every few seconds. */
 int audit_flush(PGconn *conn, int *moved, struct sk_err *err);
 
 /* Whether action has the form the trail accepts (noun.verb). */
