@@ -10,6 +10,8 @@
 --   * the Stripe objects' advisory locks were taken one PERFORM at a time (two statements an
 --     event); they are taken in one statement, in the same order.
 --   * the verdict read each session's payment back by a subquery; the settle step returns it.
+--   * the verdicts went from step to step as jsonb objects keyed by position, every verdict
+--     encoded again at each step; they go as arrays of (position, verdict).
 --   * every updated session, payment and entitlement ran touch_updated_at (PL/pgSQL); the
 --     ledger sets updated_at itself and the triggers' WHEN clause skips the call for such a
 --     writer, as delivery_jobs' does (any other writer still gets it).
@@ -28,6 +30,10 @@ DROP TRIGGER entitlements_touch ON public.entitlements;
 CREATE TRIGGER entitlements_touch BEFORE UPDATE ON public.entitlements
   FOR EACH ROW WHEN (NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at)
   EXECUTE FUNCTION scrollkeep.touch_updated_at();
+
+-- An item's verdict, as the ledger passes it on (an array of these is copied; a jsonb object
+-- keyed by position was rebuilt, every verdict encoded again, at each step).
+CREATE TYPE scrollkeep.ledger_verdict AS (ord integer, verdict jsonb);
 
 CREATE OR REPLACE FUNCTION scrollkeep.ledger_settle(p_sessions uuid[], p_causes text[])
   RETURNS SETOF scrollkeep.ledger_settle
@@ -243,7 +249,7 @@ CREATE OR REPLACE FUNCTION scrollkeep.apply_ledger(p_items scrollkeep.ledger_ite
 AS $$
 DECLARE
   work scrollkeep.ledger_work[];
-  done jsonb := '{}'::jsonb;
+  done scrollkeep.ledger_verdict[] := '{}';
   passes integer;
 BEGIN
   -- What each item is: a session's news, a fact about a payment intent, or nothing to apply.
@@ -329,12 +335,58 @@ BEGIN
 
   SELECT max(x.pass) INTO passes FROM unnest(work) x;
   FOR p IN 1..coalesce(passes, 0) LOOP
-    SELECT done || coalesce(jsonb_object_agg(v.ord::text, v.verdict), '{}'::jsonb) INTO done
-      FROM scrollkeep.ledger_pass(ARRAY(SELECT x FROM unnest(work) x WHERE x.pass = p)) v;
+    done := done || ARRAY(SELECT ROW(v.ord, v.verdict)::scrollkeep.ledger_verdict
+                            FROM scrollkeep.ledger_pass(ARRAY(SELECT x FROM unnest(work) x WHERE x.pass = p)) v);
   END LOOP;
 
   RETURN QUERY
-  SELECT x.ord, coalesce(done -> x.ord::text, x.verdict) FROM unnest(work) x ORDER BY x.ord;
+  SELECT x.ord, coalesce(d.verdict, x.verdict)
+    FROM unnest(work) x LEFT JOIN unnest(done) d ON d.ord = x.ord
+   ORDER BY x.ord;
+END $$;
+
+CREATE OR REPLACE FUNCTION scrollkeep.process_stripe_events(p_ids bigint[], p_force boolean DEFAULT false)
+  RETURNS TABLE (event_row bigint, verdict jsonb)
+  LANGUAGE plpgsql VOLATILE SET search_path = ''
+AS $$
+DECLARE
+  verdicts scrollkeep.ledger_verdict[];
+BEGIN
+  PERFORM 1 FROM public.stripe_events e WHERE e.id = ANY (p_ids) ORDER BY e.id FOR UPDATE;
+
+  verdicts := ARRAY(
+    SELECT ROW(v.ord, v.verdict)::scrollkeep.ledger_verdict
+      FROM scrollkeep.apply_ledger(ARRAY(
+           SELECT ROW(i.ord, e.payload->'data'->'object', e.type, e.stripe_event_id)::scrollkeep.ledger_item
+             FROM (SELECT DISTINCT ON (u.id) u.id, u.ord
+                     FROM unnest(p_ids) WITH ORDINALITY AS u(id, ord) ORDER BY u.id, u.ord) i
+             JOIN public.stripe_events e ON e.id = i.id
+            WHERE p_force OR e.status NOT IN ('processed', 'ignored')
+            ORDER BY i.ord)) v);
+
+  UPDATE public.stripe_events e
+     SET status = o.status,
+         processed_at = CASE WHEN o.status IN ('processed', 'ignored') THEN now() ELSE e.processed_at END,
+         last_error = CASE WHEN o.status = 'failed' THEN o.result WHEN o.status = 'processed' THEN NULL
+                           ELSE e.last_error END,
+         payload = CASE WHEN o.status = 'processed' THEN scrollkeep.redact_stripe_payload(e.payload) ELSE e.payload END,
+         redacted_at = CASE WHEN o.status = 'processed' THEN coalesce(e.redacted_at, now()) ELSE e.redacted_at END
+    FROM (SELECT u.id, r.result,
+                 CASE WHEN r.result IN ('applied', 'recorded') THEN 'processed'
+                      WHEN r.result = 'ignored' THEN 'ignored' ELSE 'failed' END AS status
+            FROM unnest(p_ids) WITH ORDINALITY AS u(id, ord)
+            JOIN (SELECT v.ord, v.verdict ->> 'result' AS result FROM unnest(verdicts) v) r ON r.ord = u.ord
+           WHERE r.result IS NOT NULL) o
+   WHERE e.id = o.id;
+
+  RETURN QUERY
+  SELECT u.id, coalesce(v.verdict,
+                        (SELECT jsonb_build_object('result', 'already_' || e.status)
+                           FROM public.stripe_events e WHERE e.id = u.id),
+                        jsonb_build_object('result', 'no_such_event'))
+    FROM unnest(p_ids) WITH ORDINALITY AS u(id, ord)
+    LEFT JOIN unnest(verdicts) v ON v.ord = u.ord
+   ORDER BY u.ord;
 END $$;
 
 -- The ledger's statements take arrays whose contents the planner cannot see in a generic plan,

@@ -3,7 +3,7 @@
 -- refusals come from constraints and triggers, not from missing privileges.
 BEGIN;
 SET search_path = tap, public;
-SELECT plan(43);
+SELECT plan(45);
 
 SELECT lives_ok('SELECT tap.seed()', 'fixtures');
 
@@ -38,6 +38,13 @@ SELECT is(tap.state_as('service_role', NULL, $$
 $$), '23505', 'a job idempotency key is used once');
 SELECT is((SELECT count(DISTINCT scrollkeep.support_ref(i)) FROM generate_series(1, 50000) i), 50000::bigint,
           'support references are distinct (a permutation of the job id)');
+SELECT is((SELECT string_agg(i || '=' || scrollkeep.support_ref(i), ' ' ORDER BY i)
+             FROM unnest(ARRAY[0, 1, 2, 1048576, 123456789, 987654321012, 1099511627775]::bigint[]) i),
+          '0=SK-0PJ3-N61V 1=SK-EV4X-ZEKY 2=SK-T4MG-CZ8A 1048576=SK-1VKC-C4MZ 123456789=SK-3M4Q-F481 '
+          '987654321012=SK-MY2P-BG0X 1099511627775=SK-ZQEE-J2Y3',
+          'a job''s support reference never changes (the values given out before stay the same)');
+SELECT ok((SELECT count(*) > 0 AND bool_and(support_ref = scrollkeep.support_ref(id)) FROM delivery_jobs),
+          'the enqueue trigger gives each job scrollkeep.support_ref of its id');
 SELECT is(scrollkeep.enqueue_job('pdf_render_job', '{}', 'seed-a'),
           (SELECT id FROM delivery_jobs WHERE idempotency_key = 'seed-a'),
           'enqueue with a used idempotency key returns the existing job');
