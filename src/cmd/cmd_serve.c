@@ -84,10 +84,10 @@ static int run(int argc, char **argv, const struct config *cfg)
 	sigwait(&stop, &sig);
 	log_info("server_stopping", LF_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
 	/* The webhook's parked requests are answered by the ingest, which must be done with them
-	 * before the server stops. */
+	 * (and their answers sent) before the server stops. */
 	http_server_drain(srv, 5000);
 	stripe_ingest_stop(app.stripe_ingest);
-	http_server_stop(srv, 0);
+	http_server_stop(srv, 2000);
 	stripe_ingest_free(app.stripe_ingest);
 	db_pool_free(app.pool);
 	migrations_free(&app.expected);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,9 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_server_options opt;
 	unsigned short port;
-	MHD_socket listener; /* closed by http_server_stop once drained */
-	bool drained;
+	MHD_socket listener; /* closed by http_server_stop once quiesced */
+	bool quiesced;
+	atomic_int in_flight; /* requests begun and not yet ended (answered, or given up) */
 };
 
 struct request_state {
@@ -408,6 +410,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!rs)
 			return MHD_NO;
 		*con_cls = rs;
+		atomic_fetch_add(&srv->in_flight, 1);
 		clock_gettime(CLOCK_MONOTONIC, &rs->started);
 		rs->req.method = method;
 		rs->req.path = url;
@@ -460,7 +463,7 @@ static const char *termination_name(enum MHD_RequestTerminationCode toe)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
+	struct http_server *srv = cls;
 	(void)conn;
 	struct request_state *rs = *con_cls;
 	if (!rs)
@@ -481,6 +484,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(rs->body);
 	free(rs);
 	*con_cls = NULL;
+	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
 /* ---- the daemon ---- */
@@ -540,16 +544,13 @@ unsigned short http_server_port(const struct http_server *srv)
 
 void http_server_drain(struct http_server *srv, int drain_ms)
 {
-	if (srv->drained)
-		return;
-	srv->drained = true;
-	srv->listener = MHD_quiesce_daemon(srv->daemon);
-	for (int waited = 0; waited < drain_ms; waited += 20) {
-		const union MHD_DaemonInfo *info =
-		        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-		if (!info || info->num_connections == 0)
-			break;
-		struct timespec ts = {0, 20 * 1000000L};
+	if (!srv->quiesced) {
+		srv->quiesced = true;
+		srv->listener = MHD_quiesce_daemon(srv->daemon);
+	}
+	/* Idle keep-alive connections are not waited for: they are closed at the stop. */
+	for (int waited = 0; waited < drain_ms && atomic_load(&srv->in_flight) > 0; waited += 10) {
+		struct timespec ts = {0, 10 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 }

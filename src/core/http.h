@@ -122,11 +122,12 @@ struct http_server *http_server_start(const struct http_server_options *opt, str
 /* The port actually bound (useful with port 0). */
 unsigned short http_server_port(const struct http_server *srv);
 
-/* Stop accepting and let requests in flight finish, waiting up to drain_ms. */
+/* Stop accepting (the first time) and wait, up to drain_ms, until every request begun has
+ * ended: answered, or given up by its client. Idle keep-alive connections are not waited for. */
 void http_server_drain(struct http_server *srv, int drain_ms);
 
-/* Stop and free the server (draining it first when http_server_drain was not called). Every
- * parked request must have been resumed. */
+/* Drain (up to drain_ms), then stop and free the server, closing every connection. Every
+ * parked request must have been resumed by then. */
 void http_server_stop(struct http_server *srv, int drain_ms);
 
 #endif

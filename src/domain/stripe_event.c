@@ -39,7 +39,8 @@ bool stripe_event_handled(const char *type)
  * as it came, never re-serialized, and parsed once, by PostgreSQL).
  *
  * The new events a worker must process get one stripe_event_job for the batch, listing them
- * (idempotent on the first one's id, which no earlier batch can have held): a job is three
+ * (idempotent on the first one's row id, which no earlier batch can have held: an event id
+ * may be longer than a job's key may be): a job is three
  * writes of a row with eight indexes, dearer than an event's own row, and the worker
  * processes a job's events together anyway. It is inserted here as scrollkeep.enqueue_jobs
  * would (the kind's attempts, the idempotency key), because at this rate a plpgsql call costs
@@ -73,7 +74,7 @@ static const char *const sql_store =
         "), jobs AS ("
         "  INSERT INTO public.delivery_jobs (kind, payload, idempotency_key, max_attempts)"
         "  SELECT k.kind, jsonb_build_object('stripe_events', jsonb_agg(s.id ORDER BY s.id)),"
-        "         'stripe-event:' || min(s.stripe_event_id), k.max_attempts"
+        "         'stripe-event:' || min(s.id), k.max_attempts"
         "    FROM stored s JOIN scrollkeep.job_kinds k ON k.kind = 'stripe_event_job'"
         "   WHERE NOT s.duplicate AND s.status = 'received'"
         "   GROUP BY k.kind, k.max_attempts"

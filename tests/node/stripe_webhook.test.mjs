@@ -84,7 +84,7 @@ test('a signed event is stored whole before the 200, with one processing job', a
   assert.equal(row.received_count, 1);
   assert.deepEqual(row.payload, event, 'the raw payload');
   const { rows: jobs } = await db.query(`SELECT payload, idempotency_key FROM delivery_jobs WHERE kind = 'stripe_event_job'`);
-  assert.deepEqual(jobs, [{ payload: { stripe_events: [Number(row.id)] }, idempotency_key: `stripe-event:${event.id}` }], 'ids only in the job');
+  assert.deepEqual(jobs, [{ payload: { stripe_events: [Number(row.id)] }, idempotency_key: `stripe-event:${row.id}` }], 'ids only in the job');
 });
 
 test('the same event delivered 50 times at once: one row, counted 50 times, one job', async () => {
@@ -262,6 +262,36 @@ test('an oversized body is refused before it is read, and a signed non-event is 
   const notJson = 'id=evt_1&type=x';
   assert.equal((await post(notJson, sign(notJson))).status, 400);
   assert.deepEqual(await counts(), before);
+});
+
+test('what is not a Stripe event is refused alone, with nothing stored; an id as long as stripe_events allows is stored', async () => {
+  // A delivery that is JSON but not an event is answered 422, one that is not a JSON object
+  // 400, each without failing the deliveries it arrived with.
+  const event = (fields) => JSON.stringify({ ...sessionCompleted(), ...fields });
+  const notEvents = [
+    ...['evt_', 'evt_a-b', 'evt_a b', 'ev_1', 'EVT_1', '1', `evt_${'a'.repeat(251)}`].map((id) => event({ id })),
+    ...['checkout', 'Checkout.session', '.a.b', 'a.b.', 'a..b', 'a.b-c', ''].map((type) => event({ type })),
+    JSON.stringify({ hello: 'world' }), event({ object: 'charge' }), event({ id: 42 }), event({ livemode: 'false' }),
+    event({ created: 1.5 }), event({ created: -1 }), event({ created: 99999999999999 }), event({ created: '1764000000' }),
+    event({ data: {} }), event({ data: { object: 'cs_1' } }),
+  ];
+  const notJson = ['[]', '"evt_1"', '5', '{"id":"evt_1"', 'id=evt_1&type=x', `${event({})}\u0000trailing`,
+                   event({}).replace('{', '{"id":"evt_twice",')]; // a key given twice
+  const good = Array.from({ length: 6 }, () => sessionCompleted());
+  const longest = sessionCompleted({ id: `evt_${'a'.repeat(250)}` }); // 254 characters: the limit
+  const before = await counts();
+  const send = (body) => post(body, sign(body)).then(async (r) => ({ body, status: r.status, json: await r.json() }));
+  const answers = await Promise.all([...notEvents, ...notJson, ...[...good, longest].map((e) => JSON.stringify(e))]
+    .sort(() => Math.random() - 0.5).map(send));
+  const status = (body) => answers.find((a) => a.body === body).status;
+  for (const body of notEvents) assert.equal(status(body), 422, body.slice(0, 80));
+  for (const body of notJson) assert.equal(status(body), 400, body.slice(0, 80));
+  for (const e of [...good, longest]) assert.equal(status(JSON.stringify(e)), 200, e.id.slice(0, 40));
+  const after = await counts();
+  assert.equal(after.events, before.events + good.length + 1, 'only the events were stored');
+  const { rows: [job] } = await db.query(`SELECT j.idempotency_key FROM delivery_jobs j, stripe_events e
+                                           WHERE e.stripe_event_id = $1 AND j.payload->'stripe_events' @> to_jsonb(e.id)`, [longest.id]);
+  assert.match(job.idempotency_key, /^stripe-event:[0-9]+$/, 'its batch has its processing job');
 });
 
 test('without STRIPE_WEBHOOK_SECRET the webhook is unavailable, never open', async () => {
