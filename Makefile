@@ -19,7 +19,7 @@
 
 BUILD ?= release
 O := build/$(BUILD)
-PKGS := libpq libmicrohttpd jansson libcrypto libcurl cairo pangocairo glib-2.0 libpng
+PKGS := libpq libmicrohttpd jansson yajl libcrypto libcurl cairo pangocairo glib-2.0 libpng
 
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \

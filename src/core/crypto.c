@@ -5,8 +5,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +28,39 @@ void crypto_sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1
 	crypto_hex(digest, sizeof(digest), out);
 }
 
+/* OpenSSL's HMAC() looks the algorithm up again at every call (EVP_Q_mac: fetch, set up,
+ * free), which cost as much as hashing a webhook's body; the algorithms are fetched once. */
+static EVP_MAC *hmac;
+static OSSL_PARAM hmac_params[2];
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
+{
+	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	static char digest[] = "SHA256";
+	hmac_params[0] = OSSL_PARAM_construct_utf8_string("digest", digest, 0);
+	hmac_params[1] = OSSL_PARAM_construct_end();
+}
+
+int crypto_hmac_sha256_parts(const void *key, size_t key_len, const void *a, size_t a_len,
+                             const void *b, size_t b_len, uint8_t out[SHA256_LEN])
+{
+	pthread_once(&hmac_once, hmac_fetch);
+	EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	size_t n = 0;
+	static const uint8_t none[1];
+	int ok = ctx && EVP_MAC_init(ctx, key_len ? key : none, key_len, hmac_params) == 1 &&
+	         EVP_MAC_update(ctx, a, a_len) == 1 &&
+	         (!b_len || EVP_MAC_update(ctx, b, b_len) == 1) &&
+	         EVP_MAC_final(ctx, out, &n, SHA256_LEN) == 1 && n == SHA256_LEN;
+	EVP_MAC_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                        uint8_t out[SHA256_LEN])
 {
-	unsigned int n = 0;
-	if (key_len > INT32_MAX)
-		return -1;
-	if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) || n != SHA256_LEN)
-		return -1;
-	return 0;
+	return crypto_hmac_sha256_parts(key, key_len, data, len, NULL, 0, out);
 }
 
 int crypto_random(void *buf, size_t len)

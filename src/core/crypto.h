@@ -22,6 +22,10 @@ void crypto_sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                        uint8_t out[SHA256_LEN]);
 
+/* The same of the two parts a then b, one after the other (no copy of them joined). */
+int crypto_hmac_sha256_parts(const void *key, size_t key_len, const void *a, size_t a_len,
+                             const void *b, size_t b_len, uint8_t out[SHA256_LEN]);
+
 /* Cryptographically secure random bytes. Returns -1 when the generator fails. */
 int crypto_random(void *buf, size_t len);
 

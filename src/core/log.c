@@ -1,16 +1,20 @@
 /*
  * log.c — the JSON-line logger and its allow-list of field keys.
  *
- * Lines are built with jansson (escaping handled by a maintained library) and written with a
+ * Lines are written with yajl's generator, which escapes and checks UTF-8 as it writes,
+ * without building a document first (jansson's tree cost an allocation per field: a fifth of
+ * the webhook's CPU in the server went to its access-log line), and each is written with a
  * single fputs under a mutex, so lines from different threads never interleave.
  */
 #include "log.h"
 
 #include <assert.h>
-#include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
+#include <yajl_gen.h>
 
 /* Keys a log line may carry. Values are ids, counts, states, codes and durations: nothing
  * a person typed, no address, no secret. Keep the list sorted; review every addition. */
@@ -80,28 +84,61 @@ static void format_now(char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static json_t *field_value(const struct log_field *f)
+static void put_str(yajl_gen g, const char *s)
 {
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+/* A string value; one that is not UTF-8 is replaced by a marker rather than lose the line. */
+static void put_text(yajl_gen g, const char *s)
+{
+	if (yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_invalid_string)
+		put_str(g, "[invalid-utf8]");
+}
+
+/* A double as jansson printed it (six significant digits, always with a point or an
+ * exponent); null when it is not finite, which JSON cannot hold. */
+static void put_double(yajl_gen g, double d)
+{
+	if (!isfinite(d)) {
+		yajl_gen_null(g);
+		return;
+	}
+	char num[40];
+	int n = snprintf(num, sizeof(num), "%.6g", d);
+	if (n > 0 && (size_t)n < sizeof(num) - 2 && !strpbrk(num, ".e")) {
+		memcpy(num + n, ".0", 3);
+		n += 2;
+	}
+	yajl_gen_number(g, num, (size_t)n);
+}
+
+static void put_field(yajl_gen g, const struct log_field *f)
+{
+	put_str(g, f->key);
 	if (!log_key_allowed(f->key)) {
 		assert(!"log field key is not on the allow-list in log.c");
-		return json_string("[unlisted]");
+		put_str(g, "[unlisted]");
+		return;
 	}
 	switch (f->kind) {
-	case LOG_KIND_STR: {
-		if (!f->s)
-			return json_null();
-		/* json_string refuses invalid UTF-8; log a marker rather than lose the line. */
-		json_t *v = json_string(f->s);
-		return v ? v : json_string("[invalid-utf8]");
-	}
+	case LOG_KIND_STR:
+		if (f->s)
+			put_text(g, f->s);
+		else
+			yajl_gen_null(g);
+		break;
 	case LOG_KIND_INT:
-		return json_integer(f->i);
+		yajl_gen_integer(g, f->i);
+		break;
 	case LOG_KIND_BOOL:
-		return json_boolean(f->i);
+		yajl_gen_bool(g, f->i != 0);
+		break;
 	case LOG_KIND_DOUBLE:
-		return json_real(f->d);
+		put_double(g, f->d);
+		break;
 	default:
-		return json_null();
+		yajl_gen_null(g);
 	}
 }
 
@@ -111,23 +148,29 @@ void log_emit(enum log_level level, const char *event, const struct log_field *f
 		return;
 	char ts[40];
 	format_now(ts, sizeof(ts));
-	json_t *line = json_object();
-	if (!line)
+	yajl_gen g = yajl_gen_alloc(NULL);
+	if (!g)
 		return;
-	json_object_set_new(line, "ts", json_string(ts));
-	json_object_set_new(line, "level", json_string(level_name(level)));
-	json_object_set_new(line, "event", json_string(event));
+	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+	yajl_gen_map_open(g);
+	put_str(g, "ts");
+	put_str(g, ts);
+	put_str(g, "level");
+	put_str(g, level_name(level));
+	put_str(g, "event");
+	put_text(g, event);
 	for (const struct log_field *f = fields; f && f->key; f++)
-		json_object_set_new(line, f->key, field_value(f));
-	char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-	json_decref(line);
-	if (!text)
-		return;
-	pthread_mutex_lock(&log_lock);
-	FILE *out = log_out ? log_out : stderr;
-	fputs(text, out);
-	fputc('\n', out);
-	fflush(out);
-	pthread_mutex_unlock(&log_lock);
-	free(text);
+		put_field(g, f);
+	yajl_gen_map_close(g);
+	const unsigned char *text;
+	size_t len;
+	if (yajl_gen_get_buf(g, &text, &len) == yajl_gen_status_ok) {
+		pthread_mutex_lock(&log_lock);
+		FILE *out = log_out ? log_out : stderr;
+		fwrite(text, 1, len, out);
+		fputc('\n', out);
+		fflush(out);
+		pthread_mutex_unlock(&log_lock);
+	}
+	yajl_gen_free(g);
 }

@@ -62,12 +62,12 @@ static bool parse_header(const char *h, struct parsed *p)
 	return p->t >= 0;
 }
 
-static bool matches(const struct parsed *p, const char *secret, const char *signed_payload,
-                    size_t signed_len)
+static bool matches(const struct parsed *p, const char *secret, const char *prefix, size_t plen,
+                    const char *body, size_t body_len)
 {
 	uint8_t mac[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
-	if (crypto_hmac_sha256(secret, strlen(secret), signed_payload, signed_len, mac) < 0)
+	if (crypto_hmac_sha256_parts(secret, strlen(secret), prefix, plen, body, body_len, mac) < 0)
 		return false;
 	crypto_hex(mac, SHA256_LEN, hex);
 	bool found = false;
@@ -89,20 +89,14 @@ enum stripe_sig stripe_signature_verify(const char *header, const char *body, si
 		return STRIPE_SIG_MALFORMED;
 	if (p.nv1 == 0)
 		return STRIPE_SIG_NO_V1;
+	/* The signed payload is "<t>.<body>", hashed in its two parts. */
 	char prefix[24];
 	int plen = snprintf(prefix, sizeof(prefix), "%lld.", p.t);
-	char *signed_payload = malloc((size_t)plen + body_len + 1);
-	if (!signed_payload)
-		return STRIPE_SIG_MISMATCH;
-	memcpy(signed_payload, prefix, (size_t)plen);
-	if (body_len)
-		memcpy(signed_payload + plen, body, body_len);
 	bool ok = false;
 	for (size_t i = 0; i < nsecrets; i++)
 		if (secrets[i] && *secrets[i] &&
-		    matches(&p, secrets[i], signed_payload, (size_t)plen + body_len))
+		    matches(&p, secrets[i], prefix, (size_t)plen, body ? body : "", body_len))
 			ok = true;
-	free(signed_payload);
 	if (!ok)
 		return STRIPE_SIG_MISMATCH;
 	if ((long long)now - p.t > STRIPE_SIG_TOLERANCE)
