@@ -9,11 +9,13 @@
 #include "log.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <yajl_gen.h>
 
 /* Keys a log line may carry. Values are ids, counts, states, codes and durations: nothing
@@ -142,6 +144,25 @@ static void put_field(yajl_gen g, const struct log_field *f)
 	}
 }
 
+/* Write one line. A line of at most PIPE_BUF bytes goes out in one write(2), which the kernel
+ * keeps whole (a pipe's write of that size is atomic; a shared file's position is locked per
+ * write), so threads need not queue on a lock for it; a longer one is written under the lock. */
+static void write_line(FILE *out, const unsigned char *text, size_t len)
+{
+	char line[PIPE_BUF];
+	if (len + 1 <= sizeof(line)) {
+		memcpy(line, text, len);
+		line[len] = '\n';
+		(void)!write(fileno(out), line, len + 1); /* a lost log line is not an error */
+		return;
+	}
+	pthread_mutex_lock(&log_lock);
+	fwrite(text, 1, len, out);
+	fputc('\n', out);
+	fflush(out);
+	pthread_mutex_unlock(&log_lock);
+}
+
 void log_emit(enum log_level level, const char *event, const struct log_field *fields)
 {
 	if (level < log_min)
@@ -164,13 +185,7 @@ void log_emit(enum log_level level, const char *event, const struct log_field *f
 	yajl_gen_map_close(g);
 	const unsigned char *text;
 	size_t len;
-	if (yajl_gen_get_buf(g, &text, &len) == yajl_gen_status_ok) {
-		pthread_mutex_lock(&log_lock);
-		FILE *out = log_out ? log_out : stderr;
-		fwrite(text, 1, len, out);
-		fputc('\n', out);
-		fflush(out);
-		pthread_mutex_unlock(&log_lock);
-	}
+	if (yajl_gen_get_buf(g, &text, &len) == yajl_gen_status_ok)
+		write_line(log_out ? log_out : stderr, text, len);
 	yajl_gen_free(g);
 }
