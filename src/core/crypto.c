@@ -38,7 +38,7 @@ static void hmac_fetch(void)
 {
 	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	static char digest[] = "SHA256";
-	hmac_params[0] = OSSL_PARAM_construct_utf8_string("digest", digest, 0);
+	hmac_params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
 	hmac_params[1] = OSSL_PARAM_construct_end();
 }
 

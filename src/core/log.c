@@ -3,8 +3,8 @@
  *
  * Lines are written with yajl's generator, which escapes and checks UTF-8 as it writes,
  * without building a document first (jansson's tree cost an allocation per field: a fifth of
- * the webhook's CPU in the server went to its access-log line), and each is written with a
- * single fputs under a mutex, so lines from different threads never interleave.
+ * the webhook's CPU in the server went to its access-log line), and each goes out whole in one
+ * write (write_line), so lines from different threads never interleave.
  */
 #include "log.h"
 

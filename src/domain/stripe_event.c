@@ -122,7 +122,9 @@ static bool valid_type(const char *type)
  * webhook needs six of its fields, and the tree cost an allocation per value (half of the
  * server's CPU for a repeat delivery). The scan keeps what the checks need, and refuses, as
  * jansson did, anything that is not one JSON object, a key given twice in the event or in its
- * data (PostgreSQL would keep the last), and nesting deeper than 2048. */
+ * data (PostgreSQL would keep the last), and nesting deeper than 2048. A key repeated deeper
+ * (jansson refused that too) is let through, and jsonb keeps its last value: the signature
+ * has said who sent the body, and only the event's own fields are read here. */
 
 enum { MAX_DEPTH = 2048, MAX_KEYS = 64 };
 
@@ -355,9 +357,7 @@ static bool scan_event(const char *raw, size_t len, struct scan *sc)
 int stripe_event_parse(const char *raw, size_t len, struct stripe_event_in *ev, struct sk_err *err)
 {
 	memset(ev, 0, sizeof(*ev));
-	struct scan *sc = calloc(1, sizeof(*sc));
-	if (!sc)
-		return err_set(err, PROBLEM_INTERNAL, "out of memory");
+	struct scan scanned = {0}, *sc = &scanned;
 	int rc = 0;
 	if (!raw || !scan_event(raw, len, sc))
 		rc = err_set(err, PROBLEM_INVALID_JSON, "the event is not a JSON object");
@@ -368,10 +368,10 @@ int stripe_event_parse(const char *raw, size_t len, struct stripe_event_in *ev, 
 	else {
 		ev->raw = raw;
 		ev->len = len;
-		snprintf(ev->event_id, sizeof(ev->event_id), "%s", sc->id);
+		_Static_assert(sizeof(ev->event_id) == sizeof(sc->id), "an id fits the event's");
+		memcpy(ev->event_id, sc->id, sizeof(ev->event_id)); /* NUL-terminated by the scan */
 		ev->status = stripe_event_handled(sc->type) ? "received" : "ignored";
 	}
-	free(sc);
 	return rc;
 }
 

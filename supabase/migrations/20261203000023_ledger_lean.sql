@@ -4,6 +4,9 @@
 -- difference went to calls made once per row where once per batch does, and to the plpgsql
 -- machinery around them:
 --
+--   * the existing entitlements were found by a hash join over the whole table, twice a batch
+--     (the plan made for 128 rows), a cost that grew with every sale ever made; they are found
+--     by payment id through their index (tests/node/ledger_scale.test.mjs).
 --   * outcome_rank, an SQL function with SET search_path (so never inlined), was called four
 --     times for every session updated: a function call with its own executor each time. The
 --     update spells the same ranks out as one array_position.
@@ -109,6 +112,7 @@ BEGIN
 
   -- The entitlements: the existing ones locked, the missing ones made, the changed ones moved,
   -- and each change written to the ledger with its cause.
+  -- (= ANY keeps both lookups on the (payment_id, product_id) index whatever the plan)
   PERFORM 1 FROM public.entitlements e JOIN unnest(decided) d
       ON e.payment_id = d.payment_id AND e.product_id = d.product_id
    WHERE e.payment_id = ANY (ARRAY(SELECT x.payment_id FROM unnest(decided) x))

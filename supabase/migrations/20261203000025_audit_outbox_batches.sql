@@ -5,7 +5,8 @@
 -- deleted again by the flush: 34 µs an event of the ledger's 370, and a third of the flush.
 -- The triggers on payments, scrollkeep.payment_facts and scrollkeep.entitlement_changes now
 -- write one row per statement into scrollkeep.audit_outbox_batches, holding the statement's
--- events as a JSON array in order, each with the moment it was recorded; the flush expands
+-- events as an array (scrollkeep.audit_event) in order, each with the moment it was recorded
+-- in its details; the flush expands
 -- the arrays into the chain. Nothing changes in the trail: the same actions, subjects and
 -- details (recorded_at included), every row still checked by admin_audit_events' own CHECKs.
 --

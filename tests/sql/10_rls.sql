@@ -9,7 +9,7 @@ SELECT plan(
   + (SELECT count(*)::int FROM tap.public_tables()) * 6
   + (SELECT count(*)::int FROM tap.person_readable()) * 3
   + (SELECT count(*)::int FROM tap.public_tables() t WHERE t NOT IN (SELECT tap.person_readable()))
-  + 2 + 5 + 2
+  + 2 + 5 + 2 + 3
 );
 
 SELECT lives_ok('SELECT tap.seed()', 'fixtures: two people with a row in every table');
@@ -88,6 +88,21 @@ $$), 'ok', 'service_role can store Stripe events');
 SELECT is(tap.state_as('service_role', NULL, $$
   INSERT INTO admin_audit_events (actor, actor_role, action) VALUES ('ops', 'operator', 'job.retry')
 $$), 'ok', 'service_role can append audit events');
+
+-- The money's audit batches are written by the ledger's trigger functions alone (definer
+-- rights): no API role reads or writes them, and a payment still lands in one.
+SELECT is(tap.state_as('service_role', NULL, $$
+  INSERT INTO scrollkeep.audit_outbox_batches (events) VALUES ('{}')
+$$), '42501', 'service_role cannot write the audit batches itself');
+SELECT is(tap.state_as('service_role', NULL, 'SELECT count(*) FROM scrollkeep.audit_outbox_batches'),
+          '42501', 'nor read them');
+SELECT is(tap.state_as('service_role', NULL, $$
+  WITH s AS (INSERT INTO checkout_sessions (stripe_checkout_session_id, purchase_link_id, idempotency_key)
+             SELECT 'cs_batch_probe', purchase_link_id, 'batch-probe-key' FROM checkout_sessions LIMIT 1
+             RETURNING id, subject_surrogate)
+  INSERT INTO payments (checkout_session_id, stripe_payment_intent_id, subject_surrogate, amount, currency, status)
+  SELECT id, 'pi_batch_probe', subject_surrogate, 1, 'eur', 'paid' FROM s
+$$), 'ok', 'a payment written as service_role records its audit event through the batch');
 
 -- The AI writer (the AI contract): INSERT on its three output tables' columns, nothing else
 -- anywhere; and no table privilege at all, so a new grant fails here first.
